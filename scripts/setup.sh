@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets up berth on a fresh Debian machine: the system packages berth and its
+# tests use, the npm dependencies, the build, and `berthd`/`berth` on PATH.
+# Idempotent: packages already installed are not touched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: run as root (berthd manages namespaces, cgroups and mounts)" >&2
+  exit 1
+fi
+
+# runc/crun + conmon run containers; iproute2/iptables wire networks;
+# busybox-static and docker-registry are the test suite's image source and registry;
+# tini is the --init process; tmux drives interactive tests.
+packages=(runc crun conmon iproute2 iptables busybox-static docker-registry tini tmux)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run build --silent
+
+ln -sf "$PWD/bin/berthd" /usr/local/bin/berthd
+ln -sf "$PWD/bin/berth" /usr/local/bin/berth
+echo "setup: done ($(node bin/berth --version))"

@@ -1,0 +1,112 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { Logger } from '../util/log.js';
+import type { EngineConfig } from './config.js';
+import { EventBus } from './events/bus.js';
+import { EventJournal } from './events/journal.js';
+import { SystemService, type BuildInfo } from './system/system.js';
+
+/** Settings a SIGHUP may change without a restart; the rest need one. */
+export const RELOADABLE_KEYS = ['labels', 'debug', 'eventsRetentionAgeMs', 'eventsRetentionBytes'] as const;
+
+/** How often the journal drops events past their retention. */
+const PRUNE_INTERVAL_MS = 60_000;
+
+/**
+ * The composition root: builds the per-domain services and wires them
+ * together. It holds no Docker semantics of its own; those live in the
+ * services. Nothing here knows about HTTP.
+ */
+export class Engine {
+  private pruneTimer: NodeJS.Timeout | undefined;
+
+  private config: EngineConfig;
+  readonly logger: Logger;
+  private readonly journal: EventJournal;
+  readonly events: EventBus;
+  readonly system: SystemService;
+
+  private constructor(
+    config: EngineConfig,
+    logger: Logger,
+    journal: EventJournal,
+    events: EventBus,
+    system: SystemService,
+  ) {
+    this.config = config;
+    this.logger = logger;
+    this.journal = journal;
+    this.events = events;
+    this.system = system;
+  }
+
+  static async start(config: EngineConfig, build: BuildInfo, logger: Logger): Promise<Engine> {
+    await mkdir(config.dataRoot, { recursive: true, mode: 0o711 });
+    await mkdir(config.execRoot, { recursive: true, mode: 0o700 });
+    const journal = await EventJournal.open({
+      dir: join(config.dataRoot, 'events'),
+      maxAgeMs: config.eventsRetentionAgeMs,
+      maxBytes: config.eventsRetentionBytes,
+    });
+    if (journal.corruptLines > 0) {
+      logger.warn({ lines: journal.corruptLines }, 'event journal had unreadable lines; they were skipped');
+    }
+    const events = new EventBus(journal, logger);
+    const system = await SystemService.create(config, build);
+    system.setEventListenerCount(() => events.subscriberCount);
+
+    const engine = new Engine(config, logger, journal, events, system);
+    engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
+    engine.pruneTimer.unref();
+    engine.publishDaemonEvent('start');
+    return engine;
+  }
+
+  get currentConfig(): Readonly<EngineConfig> {
+    return this.config;
+  }
+
+  /**
+   * Applies a reloaded configuration (SIGHUP). Only the reloadable settings
+   * take effect; the `daemon reload` event lists them as Docker does.
+   */
+  async reload(next: EngineConfig): Promise<void> {
+    const merged: EngineConfig = { ...this.config };
+    for (const key of RELOADABLE_KEYS) {
+      Object.assign(merged, { [key]: next[key] });
+    }
+    this.config = merged;
+    this.journal.setRetention(merged.eventsRetentionAgeMs, merged.eventsRetentionBytes);
+    await this.system.refresh(merged);
+    this.publishDaemonEvent('reload', {
+      debug: String(merged.debug),
+      labels: JSON.stringify(merged.labels),
+      'events-retention-age': `${merged.eventsRetentionAgeMs / 1000}s`,
+      'events-retention-size': String(merged.eventsRetentionBytes),
+    });
+  }
+
+  /** Publishes `daemon stop` and closes what the engine holds open. Containers keep running. */
+  async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.publishDaemonEvent('stop');
+    await this.journal.close();
+  }
+
+  private publishDaemonEvent(action: string, attributes: Record<string, string> = {}): void {
+    this.events.publish({
+      Type: 'daemon',
+      Action: action,
+      Actor: { ID: this.system.id, Attributes: { ...attributes, name: this.system.hostname } },
+    });
+  }
+
+  private pruneJournal(): void {
+    try {
+      this.journal.prune();
+    } catch (err) {
+      this.logger.error({ err }, 'event journal prune failed');
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { waitFor } from './poll.js';
+
+/** The repository root (tests run from dist/test/helpers). */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BERTHD = join(REPO_ROOT, 'bin/berthd');
+export const BERTH = join(REPO_ROOT, 'bin/berth');
+
+export interface DaemonOptions {
+  /** Extra berthd flags. */
+  args?: string[];
+  /** Reuse a directory (for restarts against the same data root). */
+  dir?: string;
+}
+
+/**
+ * A real berthd on a private socket, data root, exec root and pid file under
+ * a temporary directory. Tests must `cleanup()` it: the process is stopped by
+ * its PID and the directory removed.
+ */
+export class TestDaemon {
+  readonly dir: string;
+  readonly socket: string;
+  readonly dataRoot: string;
+  readonly execRoot: string;
+  readonly pidfile: string;
+  readonly extraArgs: string[];
+  private child: ChildProcess | undefined;
+  private output = '';
+  private exited: Promise<number | null> = Promise.resolve(null);
+
+  private constructor(dir: string, extraArgs: string[]) {
+    this.dir = dir;
+    this.socket = join(dir, 'berth.sock');
+    this.dataRoot = join(dir, 'data');
+    this.execRoot = join(dir, 'exec');
+    this.pidfile = join(dir, 'berthd.pid');
+    this.extraArgs = extraArgs;
+  }
+
+  static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
+    const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'berth-it-')));
+    const daemon = new TestDaemon(dir, options.args ?? []);
+    await daemon.launch();
+    return daemon;
+  }
+
+  get host(): string {
+    return `unix://${this.socket}`;
+  }
+
+  get pid(): number {
+    return this.child?.pid ?? -1;
+  }
+
+  /** Everything the daemon wrote to stdout and stderr so far. */
+  get logs(): string {
+    return this.output;
+  }
+
+  args(): string[] {
+    return [
+      '-H',
+      this.host,
+      '--data-root',
+      this.dataRoot,
+      '--exec-root',
+      this.execRoot,
+      '--pidfile',
+      this.pidfile,
+      '--config-file',
+      join(this.dir, 'daemon.json'),
+      ...this.extraArgs,
+    ];
+  }
+
+  /** Starts the daemon process and waits until it answers `/_ping`. */
+  async launch(): Promise<void> {
+    const { writeFile, access } = await import('node:fs/promises');
+    await access(join(this.dir, 'daemon.json')).catch(() => writeFile(join(this.dir, 'daemon.json'), '{}\n'));
+    const child = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    let exitedEarly = false;
+    void this.exited.then(() => (exitedEarly = true));
+    await waitFor(
+      async () => {
+        if (exitedEarly) throw new Error(`berthd exited during start:\n${this.output}`);
+        return (await ping(this.socket)) === 200;
+      },
+      { timeoutMs: 20_000, what: 'berthd to answer /_ping' },
+    );
+  }
+
+  /** Sends a signal to the daemon (by PID) and waits for it to exit; returns the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    child.kill(signal);
+    return this.exited;
+  }
+
+  /** Sends a signal without waiting (SIGHUP). */
+  signal(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  /** Stops the daemon if it runs and removes its directory. */
+  async cleanup(): Promise<void> {
+    await this.stop('SIGTERM');
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Status of `GET /_ping` on a socket, or 0 when nothing answers. */
+export function ping(socketPath: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath, path: '/_ping', method: 'GET', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => {
+      req.destroy();
+      resolve(0);
+    });
+    req.end();
+  });
+}
