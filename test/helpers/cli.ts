@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,6 +22,7 @@ export const DOCKER = process.env['DOCKER_CLI'] ?? '/usr/local/bin/docker';
 
 /** A docker config dir of the tests' own, so no user context or credentials leak in. */
 const dockerConfig = mkdtempSync(join(tmpdir(), 'berth-docker-config-'));
+process.once('exit', () => rmSync(dockerConfig, { recursive: true, force: true }));
 
 export function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
