@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { ApiError, DaemonUnreachableError } from '../client/client.js';
 import { buildStamp } from '../build-info.js';
 import { registerEvents } from './commands/events.js';
+import { registerImageCommands } from './commands/images/index.js';
 import { registerInfo } from './commands/info.js';
 import { registerVersion } from './commands/version.js';
 import { CliError, createContext } from './context.js';
@@ -33,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
   registerVersion(program, ctx);
   registerInfo(program, ctx);
   registerEvents(program, ctx);
+  registerImageCommands(program, ctx);
   const system = program.command('system').description('Manage berth');
   registerInfo(system, ctx);
   registerEvents(system, ctx);

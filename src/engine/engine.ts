@@ -5,6 +5,7 @@ import type { Logger } from '../util/log.js';
 import type { EngineConfig } from './config.js';
 import { EventBus } from './events/bus.js';
 import { EventJournal } from './events/journal.js';
+import { ImageManager } from './images/manager.js';
 import { SystemService, type BuildInfo } from './system/system.js';
 
 /** Settings a SIGHUP may change without a restart; the rest need one. */
@@ -26,6 +27,7 @@ export class Engine {
   private readonly journal: EventJournal;
   readonly events: EventBus;
   readonly system: SystemService;
+  readonly images: ImageManager;
 
   private constructor(
     config: EngineConfig,
@@ -33,12 +35,14 @@ export class Engine {
     journal: EventJournal,
     events: EventBus,
     system: SystemService,
+    images: ImageManager,
   ) {
     this.config = config;
     this.logger = logger;
     this.journal = journal;
     this.events = events;
     this.system = system;
+    this.images = images;
   }
 
   static async start(config: EngineConfig, build: BuildInfo, logger: Logger): Promise<Engine> {
@@ -56,7 +60,14 @@ export class Engine {
     const system = await SystemService.create(config, build);
     system.setEventListenerCount(() => events.subscriberCount);
 
-    const engine = new Engine(config, logger, journal, events, system);
+    const images = await ImageManager.open(config.dataRoot, events, logger, {
+      insecureRegistries: config.insecureRegistries,
+      registryMirrors: config.registryMirrors,
+      userAgent: `berth/${build.version}`,
+    });
+    system.addCounts(() => ({ images: images.service.count() }));
+
+    const engine = new Engine(config, logger, journal, events, system, images);
     engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
     engine.pruneTimer.unref();
     engine.publishDaemonEvent('start');

@@ -1,14 +1,17 @@
 import { readdirSync } from 'node:fs';
 
+import type { ImageView } from '../../engine/images/service.js';
 import type { SystemInfo, VersionInfo } from '../../engine/system/system.js';
 import { sendJson, sendText } from '../respond.js';
 import type { RequestContext, Route } from '../router.js';
+import { toImageSummary } from '../wire/images.js';
 import { toInfoResponse, toVersionResponse } from '../wire/system.js';
 
 /** What the system routes need from the engine. */
 export interface SystemBackend {
   info(openFiles: number): SystemInfo;
   version(): VersionInfo;
+  diskUsage(): Promise<{ images: ImageView[]; layersSize: number }>;
 }
 
 function ping(ctx: RequestContext): void {
@@ -47,6 +50,20 @@ export function systemRoutes(backend: SystemBackend): Route[] {
       method: 'GET',
       path: '/info',
       handler: (ctx) => sendJson(ctx.res, 200, toInfoResponse(backend.info(openFileCount()))),
+    },
+    {
+      method: 'GET',
+      path: '/system/df',
+      handler: async (ctx) => {
+        const usage = await backend.diskUsage();
+        sendJson(ctx.res, 200, {
+          LayersSize: usage.layersSize,
+          Images: usage.images.map((v) => toImageSummary(v, ctx.apiVersion)),
+          Containers: [],
+          Volumes: [],
+          BuildCache: [],
+        });
+      },
     },
   ];
 }

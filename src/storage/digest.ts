@@ -1,0 +1,118 @@
+/**
+ * Content digests as OCI and Docker use them: `sha256:<64 lowercase hex>`.
+ *
+ * berth only produces and accepts sha256. Other algorithms that the OCI spec
+ * allows (sha512) are rejected with InvalidParameterError rather than being
+ * half-supported.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { InvalidParameterError } from '../errors.js';
+
+export const SHA256_PREFIX = 'sha256:';
+
+const SHA256_RE = /^sha256:([0-9a-f]{64})$/;
+
+/** A parsed digest string. */
+export interface ParsedDigest {
+  readonly algorithm: 'sha256';
+  /** 64 lowercase hex characters. */
+  readonly hex: string;
+}
+
+/** `sha256:<hex>` of `data` (strings are hashed as UTF-8). */
+export function sha256Digest(data: Uint8Array | string): string {
+  return SHA256_PREFIX + createHash('sha256').update(data).digest('hex');
+}
+
+/** True when `value` is a well-formed `sha256:<64 hex>` digest. */
+export function isDigestString(value: string): boolean {
+  return SHA256_RE.test(value);
+}
+
+/**
+ * Validates a digest string and splits it. Throws InvalidParameterError for
+ * anything but `sha256:` followed by 64 lowercase hex characters.
+ */
+export function parseDigestString(value: string): ParsedDigest {
+  const m = SHA256_RE.exec(value);
+  if (m === null) {
+    throw new InvalidParameterError(
+      `invalid digest ${JSON.stringify(value)}: expected sha256:<64 hex characters>`,
+    );
+  }
+  return { algorithm: 'sha256', hex: m[1] };
+}
+
+/** The hex part of a valid digest (validated). */
+export function digestHex(value: string): string {
+  return parseDigestString(value).hex;
+}
+
+/**
+ * Incremental sha256 plus byte count. The digest may be read at any time;
+ * reading it does not end the hash (a copy of the state is finalised).
+ */
+export class DigestCounter {
+  private readonly hash: Hash = createHash('sha256');
+  private count = 0;
+
+  update(chunk: Uint8Array): void {
+    this.hash.update(chunk);
+    this.count += chunk.byteLength;
+  }
+
+  /** Bytes seen so far. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** `sha256:<hex>` of the bytes seen so far. */
+  digest(): string {
+    return SHA256_PREFIX + this.hash.copy().digest('hex');
+  }
+}
+
+/**
+ * A pass-through stream that digests and counts what flows through it.
+ * `digest()` and `size` are final once the readable side has ended.
+ */
+export class DigestingStream extends Transform {
+  private readonly counter = new DigestCounter();
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.counter.update(chunk);
+    callback(null, chunk);
+  }
+
+  get size(): number {
+    return this.counter.size;
+  }
+
+  digest(): string {
+    return this.counter.digest();
+  }
+}
+
+/**
+ * OCI chain IDs for a stack of layer diff IDs (bottom first):
+ * `chain[0] = diff[0]`, `chain[n] = sha256(chain[n-1] + " " + diff[n])`.
+ * Every input is validated.
+ */
+export function chainId(diffIds: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const diffId of diffIds) {
+    parseDigestString(diffId);
+    const prev = out[out.length - 1];
+    out.push(prev === undefined ? diffId : sha256Digest(`${prev} ${diffId}`));
+  }
+  return out;
+}
+
+/** The chain ID of a layer with diff ID `diffId` on top of `parentChainId` (none for a base layer). */
+export function childChainId(parentChainId: string | undefined, diffId: string): string {
+  parseDigestString(diffId);
+  if (parentChainId === undefined) return diffId;
+  parseDigestString(parentChainId);
+  return sha256Digest(`${parentChainId} ${diffId}`);
+}
