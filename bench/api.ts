@@ -118,6 +118,8 @@ async function fanOut(dir: string, subscribers: number, rate: number, seconds: n
       runtimes: {},
       defaultRuntime: undefined,
       conmonPath: 'conmon',
+      cgroupParent: '/berthbench',
+      logLevel: 'warn',
       labels: [],
       experimental: false,
       debug: false,

@@ -28,6 +28,7 @@ interface Flags {
   defaultRuntime?: string;
   addRuntime?: string[];
   conmon?: string;
+  cgroupParent?: string;
   label?: string[];
   experimental?: boolean;
   liveRestore?: boolean;
@@ -60,6 +61,7 @@ function program(): Command {
     .option('--default-runtime <name>', 'OCI runtime for containers (default: runc where crun cannot run)')
     .option('--add-runtime <name=path>', 'register an OCI runtime (repeatable)', collect)
     .option('--conmon <path>', 'conmon binary (default conmon on PATH)')
+    .option('--cgroup-parent <path>', 'parent cgroup of all containers (default /berth)')
     .option('--label <key=value>', 'daemon label (repeatable)', collect)
     .option('--experimental', 'enable experimental features')
     .option('--live-restore', 'keep containers running while the daemon is down (always on in berth)')
@@ -102,6 +104,7 @@ function flagSettings(flags: Flags): RawSettings {
     set('runtimes', runtimes);
   }
   set('conmon', flags.conmon);
+  set('cgroup-parent', flags.cgroupParent);
   set('labels', flags.label);
   set('experimental', flags.experimental);
   set('live-restore', flags.liveRestore);

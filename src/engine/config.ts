@@ -12,6 +12,9 @@ export interface EngineConfig {
   /** The runtime for containers that do not name one; undefined = pick what works on this host. */
   defaultRuntime: string | undefined;
   conmonPath: string;
+  /** Parent of every container's cgroup (`<parent>/<id>`). */
+  cgroupParent: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   labels: string[];
   experimental: boolean;
   debug: boolean;

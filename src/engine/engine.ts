@@ -6,6 +6,13 @@ import type { EngineConfig } from './config.js';
 import { EventBus } from './events/bus.js';
 import { EventJournal } from './events/journal.js';
 import { ImageManager } from './images/manager.js';
+import { ConmonDriver } from './containers/runtime-driver.js';
+import { ExecService } from './containers/exec.js';
+import { ContainerFiles } from './containers/fsops.js';
+import { ContainerIO } from './containers/io.js';
+import { ContainerService } from './containers/service.js';
+import { findExecutable, findInit, probeSpecContext, usableRuntimes } from './containers/setup.js';
+import { ContainerStore } from './containers/store.js';
 import { SystemService, type BuildInfo } from './system/system.js';
 
 /** Settings a SIGHUP may change without a restart; the rest need one. */
@@ -28,6 +35,10 @@ export class Engine {
   readonly events: EventBus;
   readonly system: SystemService;
   readonly images: ImageManager;
+  readonly containers: ContainerService;
+  readonly io: ContainerIO;
+  readonly exec: ExecService;
+  readonly files: ContainerFiles;
 
   private constructor(
     config: EngineConfig,
@@ -36,6 +47,10 @@ export class Engine {
     events: EventBus,
     system: SystemService,
     images: ImageManager,
+    containers: ContainerService,
+    io: ContainerIO,
+    exec: ExecService,
+    files: ContainerFiles,
   ) {
     this.config = config;
     this.logger = logger;
@@ -43,6 +58,10 @@ export class Engine {
     this.events = events;
     this.system = system;
     this.images = images;
+    this.containers = containers;
+    this.io = io;
+    this.exec = exec;
+    this.files = files;
   }
 
   static async start(config: EngineConfig, build: BuildInfo, logger: Logger): Promise<Engine> {
@@ -67,7 +86,41 @@ export class Engine {
     });
     system.addCounts(() => ({ images: images.service.count() }));
 
-    const engine = new Engine(config, logger, journal, events, system, images);
+    const runtimes = await usableRuntimes(config.runtimes, config.execRoot, logger);
+    const driver = new ConmonDriver({
+      conmonPath: (await findExecutable(config.conmonPath)) ?? config.conmonPath,
+      runtimes,
+      execRoot: config.execRoot,
+      logger,
+      logLevel: config.logLevel === 'debug' ? 'debug' : config.logLevel === 'info' ? 'info' : 'warning',
+    });
+    const specContext = await probeSpecContext();
+    const containers = new ContainerService({
+      store: new ContainerStore(join(config.dataRoot, 'containers')),
+      images: images.service,
+      driver,
+      events,
+      logger,
+      execRoot: config.execRoot,
+      cgroupParent: config.cgroupParent,
+      defaultRuntime: () => system.defaultRuntime(),
+      initPath: await findInit(),
+      specContext: () => Promise.resolve(specContext),
+    });
+    images.service.setUsers({
+      running: (id) => containers.imageUsers(id, true),
+      stopped: (id) => containers.imageUsers(id, false),
+    });
+    images.service.addLayerRoots(() =>
+      containers.all().map((c) => images.service.meta.get(c.record.Image)?.layers.at(-1)?.chainId ?? ''),
+    );
+    system.addCounts(() => containers.counts());
+    const io = new ContainerIO(containers);
+    const exec = new ExecService(containers);
+    const files = new ContainerFiles(containers);
+    await containers.open();
+
+    const engine = new Engine(config, logger, journal, events, system, images, containers, io, exec, files);
     engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
     engine.pruneTimer.unref();
     engine.publishDaemonEvent('start');
@@ -101,6 +154,7 @@ export class Engine {
   /** Publishes `daemon stop` and closes what the engine holds open. Containers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    this.containers.close();
     this.publishDaemonEvent('stop');
     await this.journal.close();
   }

@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import { pack, type Header } from 'tar-stream';
 import { errorKind } from '../errors.js';
 import { chainId, sha256Digest } from './digest.js';
-import { LayerStore, removeTree } from './layers.js';
+import { LayerStore, MAX_LAYER_DEPTH, removeTree } from './layers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -146,6 +146,42 @@ describe('storage/layers', () => {
       assert.equal(await readFile(join(merged, 'etc/hosts'), 'utf8'), 'child hosts');
       assert.deepEqual(await readdir(join(merged, 'var/lib')), ['new']);
       assert.equal(await readFile(join(merged, 'bin/tool'), 'utf8'), 'tool');
+    } finally {
+      await execFileAsync('umount', [merged]);
+    }
+  });
+
+  it('mounts the deepest allowed chain, whose absolute lowerdir would not fit in a page', async () => {
+    const dir = storeRoot();
+    const s = await LayerStore.open(dir, { sync: false });
+    let parent: string | undefined;
+    for (let i = 0; i < MAX_LAYER_DEPTH; i++) {
+      const layer = await s.register(
+        streamOf(await tarOf([{ name: `layer-${i}`, body: String(i) }])),
+        parent,
+      );
+      parent = layer.chainId;
+    }
+    const top = parent as string;
+    assert.ok(s.lowerDirs(top).join(':').length > 4096);
+    await assert.rejects(
+      s.register(streamOf(await tarOf([{ name: 'one-too-many', body: '' }])), top),
+      (e) => errorKind(e) === 'invalid-parameter',
+    );
+    const spec = s.mountLowerSpec(top);
+    assert.ok(spec.lowerdir.length <= 3711, String(spec.lowerdir.length));
+    const merged = join(root, `merged-${n++}`);
+    await mkdir(merged);
+    await execFileAsync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${spec.lowerdir}`, merged], {
+      cwd: spec.cwd,
+    });
+    try {
+      assert.equal((await readdir(merged)).length, MAX_LAYER_DEPTH);
+      assert.equal(await readFile(join(merged, 'layer-0'), 'utf8'), '0');
+      assert.equal(
+        await readFile(join(merged, `layer-${MAX_LAYER_DEPTH - 1}`), 'utf8'),
+        String(MAX_LAYER_DEPTH - 1),
+      );
     } finally {
       await execFileAsync('umount', [merged]);
     }

@@ -39,7 +39,11 @@ import { exportLayer } from './tar-export.js';
 
 const execFileAsync = promisify(execFile);
 
-/** Deepest layer chain: (26 + len("l/") + 1) * 128 stays under a page minus 512 bytes for other options. */
+/**
+ * Deepest layer chain, as moby's overlay2: 128 short links take 128 * 29 - 1
+ * = 3711 bytes of `lowerdir=`, leaving ~380 bytes of the 4096-byte options
+ * page for the rest (upperdir/workdir should be short or relative too).
+ */
 export const MAX_LAYER_DEPTH = 128;
 const LINK_LENGTH = 26;
 const LINK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

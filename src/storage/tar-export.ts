@@ -21,9 +21,17 @@
  * The tar is written here rather than with tar-stream's pack, which turns
  * mode 0 into 0644 and encodes PAX values as UTF-8 text.
  */
-import { lstat, readdir, readlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
-import { createReadStream } from 'node:fs';
+import {
+  closeSync,
+  constants as fsConstants,
+  createReadStream,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  readlinkSync,
+  type Stats,
+} from 'node:fs';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
 import { SystemError } from '../errors.js';
@@ -216,18 +224,38 @@ function archiveName(name: string, st: Stats): string {
   return isWhiteout(st) ? `${WHITEOUT_PREFIX}${name}` : name;
 }
 
-/** Every node below `root`, depth first, each directory's children in archive-name order. */
+/** Longest stretch of synchronous file work before yielding to the event loop. */
+const SLICE_MS = 10;
+/** Output is gathered into chunks of about this size. */
+const CHUNK = 64 * 1024;
+/** Files up to this size are read with one synchronous read; larger ones are streamed. */
+const SMALL_FILE = 1024 * 1024;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Every node below `root`, depth first, each directory's children in
+ * archive-name order. Synchronous calls (far cheaper than fs/promises for
+ * many small files) in slices between yields to the event loop.
+ */
 async function walk(root: string): Promise<WalkEntry[]> {
   const out: WalkEntry[] = [];
+  let sliceStart = performance.now();
   const visit = async (rel: string): Promise<void> => {
     const children: Array<WalkEntry & { key: string }> = [];
-    for (const name of await readdir(rel === '' ? root : join(root, rel))) {
+    for (const name of readdirSync(rel === '' ? root : join(root, rel))) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
       const abs = join(root, childRel);
-      const st = await lstat(abs);
+      const st = lstatSync(abs);
       children.push({ rel: childRel, abs, st, key: archiveName(name, st) });
     }
     children.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
     for (const { key: _key, ...child } of children) {
       out.push(child);
       if (child.st.isDirectory()) await visit(child.rel);
@@ -248,16 +276,35 @@ function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
-async function* fileBody(abs: string, size: number, rel: string): AsyncGenerator<Buffer> {
-  let got = 0;
-  if (size > 0) {
-    for await (const chunk of createReadStream(abs, { start: 0, end: size - 1 })) {
-      const buf = chunk as Buffer;
-      got += buf.length;
-      yield buf;
+function sizeChanged(rel: string): SystemError {
+  return new SystemError(`exporting layer: ${rel} changed size while being read`);
+}
+
+/** A small file's content plus tar padding, read synchronously. */
+function smallFileBody(abs: string, size: number, rel: string): Buffer {
+  const buf = Buffer.alloc(size + ((BLOCK - (size % BLOCK)) % BLOCK));
+  const fd = openSync(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+  try {
+    let got = 0;
+    while (got < size) {
+      const n = readSync(fd, buf, got, size - got, got);
+      if (n === 0) throw sizeChanged(rel);
+      got += n;
     }
+  } finally {
+    closeSync(fd);
   }
-  if (got !== size) throw new SystemError(`exporting layer: ${rel} changed size while being read`);
+  return buf;
+}
+
+async function* largeFileBody(abs: string, size: number, rel: string): AsyncGenerator<Buffer> {
+  let got = 0;
+  for await (const chunk of createReadStream(abs, { start: 0, end: size - 1 })) {
+    const buf = chunk as Buffer;
+    got += buf.length;
+    yield buf;
+  }
+  if (got !== size) throw sizeChanged(rel);
   if (size % BLOCK !== 0) yield padding(size);
 }
 
@@ -266,7 +313,7 @@ async function* generate(dir: string, ops: SpecialFileOps, ownOps: boolean): Asy
     const entries = await walk(dir);
     const xattrs = await ops.getxattrs([dir, ...entries.filter((e) => !isWhiteout(e.st)).map((e) => e.abs)]);
     const firstPathOfInode = new Map<string, string>();
-
+    const isOpaque = (abs: string): boolean => xattrs.get(abs)?.get(OVERLAY_OPAQUE_XATTR)?.toString() === 'y';
     const opaqueMarker = (rel: string, st: Stats): Buffer =>
       encodeTarHeader({
         name: rel === '' ? WHITEOUT_OPAQUE : `${rel}/${WHITEOUT_OPAQUE}`,
@@ -277,10 +324,22 @@ async function* generate(dir: string, ops: SpecialFileOps, ownOps: boolean): Asy
         size: 0,
         mtime: Math.floor(st.mtimeMs / 1000),
       });
-    const isOpaque = (abs: string): boolean => xattrs.get(abs)?.get(OVERLAY_OPAQUE_XATTR)?.toString() === 'y';
 
-    if (isOpaque(dir)) yield opaqueMarker('', await lstat(dir));
+    let parts: Buffer[] = [];
+    let buffered = 0;
+    const add = (b: Buffer): void => {
+      parts.push(b);
+      buffered += b.length;
+    };
+    const take = (): Buffer => {
+      const chunk = parts.length === 1 ? parts[0] : Buffer.concat(parts, buffered);
+      parts = [];
+      buffered = 0;
+      return chunk;
+    };
+    let sliceStart = performance.now();
 
+    if (isOpaque(dir)) add(opaqueMarker('', lstatSync(dir)));
     for (const { rel, abs, st } of entries) {
       const base = {
         name: rel,
@@ -298,32 +357,43 @@ async function* generate(dir: string, ops: SpecialFileOps, ownOps: boolean): Asy
       if (isWhiteout(st)) {
         const parent = posix.dirname(rel);
         const name = `${parent === '.' ? '' : `${parent}/`}${WHITEOUT_PREFIX}${posix.basename(rel)}`;
-        yield encodeTarHeader({ ...base, name, type: 'file', mode: 0o600, xattrs: new Map() });
+        add(encodeTarHeader({ ...base, name, type: 'file', mode: 0o600, xattrs: new Map() }));
       } else if (st.isDirectory()) {
-        yield encodeTarHeader({ ...base, type: 'directory' });
-        if (isOpaque(abs)) yield opaqueMarker(rel, st);
+        add(encodeTarHeader({ ...base, type: 'directory' }));
+        if (isOpaque(abs)) add(opaqueMarker(rel, st));
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1 ? firstPathOfInode.get(key) : undefined;
         if (first !== undefined) {
-          yield encodeTarHeader({ ...base, type: 'link', linkname: first });
-          continue;
+          add(encodeTarHeader({ ...base, type: 'link', linkname: first }));
+        } else {
+          if (st.nlink > 1) firstPathOfInode.set(key, rel);
+          add(encodeTarHeader({ ...base, type: 'file', size: st.size }));
+          if (st.size <= SMALL_FILE) {
+            add(smallFileBody(abs, st.size, rel));
+          } else {
+            yield take();
+            yield* largeFileBody(abs, st.size, rel);
+          }
         }
-        if (st.nlink > 1) firstPathOfInode.set(key, rel);
-        yield encodeTarHeader({ ...base, type: 'file', size: st.size });
-        yield* fileBody(abs, st.size, rel);
       } else if (st.isSymbolicLink()) {
-        yield encodeTarHeader({ ...base, type: 'symlink', linkname: await readlink(abs) });
+        add(encodeTarHeader({ ...base, type: 'symlink', linkname: readlinkSync(abs) }));
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
         const { major, minor } = deviceNumbers(st.rdev);
         const type = st.isCharacterDevice() ? 'char' : 'block';
-        yield encodeTarHeader({ ...base, type, devmajor: major, devminor: minor });
+        add(encodeTarHeader({ ...base, type, devmajor: major, devminor: minor }));
       } else if (st.isFIFO()) {
-        yield encodeTarHeader({ ...base, type: 'fifo' });
+        add(encodeTarHeader({ ...base, type: 'fifo' }));
       }
       // sockets: skipped
+      if (buffered >= CHUNK) yield take();
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToEventLoop();
+        sliceStart = performance.now();
+      }
     }
-    yield TAR_END;
+    add(TAR_END);
+    yield take();
   } finally {
     if (ownOps) await ops.close();
   }

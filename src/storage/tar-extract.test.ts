@@ -2,7 +2,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,8 +16,10 @@ import {
   openSpecialFileOps,
   parseGetfattrDump,
   readTarEntries,
+  HelperOsError,
   type ExtractResult,
   type SpecialFileOps,
+  type SpecialOp,
 } from './tar-extract.js';
 
 const execFileAsync = promisify(execFile);
@@ -591,19 +593,110 @@ describe('storage/tar-extract', () => {
     assert.deepEqual(m.get('/l/c\\d')?.get('user.hex'), Buffer.from([0xff, 0]));
   });
 
-  it('the special-file helper reports errno codes', async () => {
+  it('the special-file helper reports errno codes and the failing op', async () => {
     const ops = openSpecialFileOps();
     const dir = await layerDir();
+    const node = (rel: string): SpecialOp => ({
+      op: 'mknod',
+      rel,
+      kind: 'char',
+      mode: 0o600,
+      major: 0,
+      minor: 0,
+      uid: 0,
+      gid: 0,
+    });
     try {
       await writeFile(join(dir, 'exists'), '');
-      await assert.rejects(ops.mknod(join(dir, 'exists'), 'char', 0o600, 0, 0), { code: 'EEXIST' });
+      await assert.rejects(ops.apply(dir, [node('a'), node('exists'), node('b')]), (err) => {
+        assert.ok(err instanceof HelperOsError);
+        assert.equal(err.code, 'EEXIST');
+        assert.equal(err.index, 1);
+        assert.equal(err.path, join(dir, 'exists'));
+        return true;
+      });
+      assert.ok(existsSync(join(dir, 'a')));
+      assert.equal(existsSync(join(dir, 'b')), false, 'ops after the failure are not applied');
       await assert.rejects(ops.setxattr(join(dir, 'missing'), 'user.x', Buffer.from('1')), {
         code: 'ENOENT',
       });
       assert.deepEqual(await ops.getxattrs([join(dir, 'missing')]), new Map());
+
+      // Best-effort xattrs are reported, not fatal (user.* is not allowed on symlinks).
+      await symlink('target', join(dir, 'sym'));
+      const skipped = await ops.apply(dir, [
+        { op: 'setxattr', rel: 'sym', name: 'user.x', value: Buffer.from('1'), bestEffort: true },
+        { op: 'setxattr', rel: 'exists', name: 'user.x', value: Buffer.from('1'), bestEffort: true },
+      ]);
+      assert.deepEqual(skipped, [{ index: 0, code: 'EPERM' }]);
+      assert.equal((await xattrsOf(join(dir, 'exists'))).get('user.x'), '1');
     } finally {
       await ops.close();
     }
-    await assert.rejects(ops.mknod(join(dir, 'later'), 'fifo', 0o600, 0, 0), /closed/);
+    await assert.rejects(ops.apply(dir, [node('later')]), /closed/);
+  });
+
+  it('the helper itself never follows a symlink on the way to its target', async () => {
+    // open(O_DIRECTORY|O_NOFOLLOW) on a symlink fails with ENOTDIR or ELOOP.
+    const refusedLink = (err: unknown): boolean =>
+      ['ELOOP', 'ENOTDIR'].includes(String((err as { code?: unknown }).code));
+    const dir = await layerDir();
+    const outside = await layerDir();
+    await symlink(outside, join(dir, 'link'));
+    const ops = openSpecialFileOps();
+    try {
+      await assert.rejects(
+        ops.apply(dir, [
+          { op: 'mknod', rel: 'link/evil', kind: 'fifo', mode: 0o600, major: 0, minor: 0, uid: 0, gid: 0 },
+        ]),
+        refusedLink,
+      );
+      await assert.rejects(
+        ops.apply(dir, [{ op: 'setxattr', rel: 'link/x', name: 'user.x', value: Buffer.from('1') }]),
+        refusedLink,
+      );
+    } finally {
+      await ops.close();
+    }
+    assert.deepEqual(await readdir(outside), []);
+  });
+
+  it('reports xattrs the filesystem refuses as warnings', async () => {
+    const dir = await layerDir();
+    const { warnings } = await extract(
+      await tarOf([{ name: 'l', type: 'symlink', linkname: 't', pax: { 'SCHILY.xattr.user.no': '1' } }]),
+      dir,
+    );
+    assert.deepEqual(warnings, ['l: xattr user.no not set: EPERM']);
+  });
+
+  it('applies queued whiteouts before a hardlink needs them, and a later entry wins over a queued one', async () => {
+    const dir = await layerDir();
+    await extract(
+      await tarOf([
+        { name: 'dev/', type: 'directory' },
+        { name: 'dev/tty0', type: 'character-device', devmajor: 4, devminor: 0, mode: 0o620 },
+        { name: 'dev/tty-alias', type: 'link', linkname: 'dev/tty0' },
+        { name: '.wh.x', body: '' },
+        { name: 'x', body: 'file wins' },
+        { name: 'y', body: 'file first' },
+        { name: '.wh.y', body: '' },
+      ]),
+      dir,
+    );
+    await assert.rejects(
+      extract(
+        await tarOf([
+          { name: 'p', type: 'fifo' },
+          { name: 'p/child', body: 'x' },
+        ]),
+        await layerDir(),
+      ),
+      assertInvalid(/entry "p\/child": parent "p" is not a directory/),
+    );
+    assert.equal((await lstat(join(dir, 'dev/tty-alias'))).ino, (await lstat(join(dir, 'dev/tty0'))).ino);
+    assert.equal((await lstat(join(dir, 'dev/tty0'))).mode & 0o7777, 0o620);
+    assert.equal(await readFile(join(dir, 'x'), 'utf8'), 'file wins');
+    assert.ok((await lstat(join(dir, 'y'))).isCharacterDevice());
   });
 });

@@ -1,6 +1,9 @@
 import type { Engine } from '../../engine/engine.js';
 import { FilterArgs } from '../../util/filters.js';
 import type { Route } from '../router.js';
+import { containerIORoutes } from './container-io.js';
+import { containerRoutes } from './containers.js';
+import { execRoutes } from './exec.js';
 import { eventRoutes } from './events.js';
 import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
@@ -18,5 +21,21 @@ export function allRoutes(engine: Engine): Route[] {
     }),
     ...eventRoutes({ stream: (options) => engine.events.stream(options) }),
     ...imageRoutes(engine.images),
+    ...containerRoutes({
+      service: engine.containers,
+      paths: async (c, withSize) => {
+        const image = engine.images.service.meta.get(c.record.Image);
+        const sizeRw = withSize ? await engine.files.upperSize(c) : undefined;
+        return {
+          dir: engine.containers.dir(c),
+          lowerDirs: image ? engine.images.service.lowerDirs(image) : [],
+          execIds: [...c.execIds],
+          sizeRw,
+          sizeRootFs: sizeRw === undefined ? undefined : sizeRw + (image?.size ?? 0),
+        };
+      },
+    }),
+    ...containerIORoutes({ service: engine.containers, io: engine.io, files: engine.files }),
+    ...execRoutes({ containers: engine.containers, exec: engine.exec }),
   ];
 }
