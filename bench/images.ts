@@ -12,12 +12,12 @@
  *   `tar -xf` + `sync -f`;
  * - save floor: `tar -cf -` of the unpacked layer dirs, piped into /dev/null.
  *
- * Every berth figure is the median of `--runs` runs (the tools': of at least
- * 5, as they are quick and noisy); pull and load start from
- * a fresh data root (a new berthd) each time. Throughput is in MB (10^6
- * bytes) of what goes over the wire: compressed blobs for pull, the archive
- * for load and save. Prints `berth / floor` and whether it is within the
- * issue's target of 1.5x. Asserts nothing.
+ * Every berth figure is the median of `--runs` runs (the tools' of at least
+ * 5, as they are quick and noisy); pull and load start from a fresh data
+ * root (a new berthd) each time. Throughput is in MB (10^6 bytes) of what
+ * goes over the wire: compressed blobs for pull, the archive for load and
+ * save. Prints `berth / floor` and whether it is within the issue's target
+ * of 1.5x. Asserts nothing.
  *
  *   npm run bench:images
  *   node dist/bench/images.js --runs 3 --layers 4 --layer-mb 50

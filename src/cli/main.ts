@@ -2,10 +2,12 @@ import { Command, CommanderError } from 'commander';
 
 import { ApiError, DaemonUnreachableError } from '../client/client.js';
 import { buildStamp } from '../build-info.js';
+import { registerContainerCommands } from './commands/containers/index.js';
 import { registerEvents } from './commands/events.js';
 import { registerImageCommands } from './commands/images/index.js';
 import { registerInfo } from './commands/info.js';
 import { registerVersion } from './commands/version.js';
+import { registerVolumeCommands } from './commands/volumes/index.js';
 import { CliError, createContext } from './context.js';
 
 /**
@@ -35,6 +37,8 @@ export async function main(argv: string[]): Promise<number> {
   registerInfo(program, ctx);
   registerEvents(program, ctx);
   registerImageCommands(program, ctx);
+  registerContainerCommands(program, ctx);
+  registerVolumeCommands(program, ctx);
   const system = program.command('system').description('Manage berth');
   registerInfo(system, ctx);
   registerEvents(system, ctx);

@@ -4,6 +4,7 @@
  * restore, the window size, the TTY check, and the detach key sequence
  * (`ctrl-p,ctrl-q` by default) spotted in what the user types.
  */
+import { spawnSync } from 'node:child_process';
 import type { ReadStream } from 'node:tty';
 
 /** A terminal size as the resize endpoints take it. */
@@ -51,6 +52,16 @@ export class RawTerminal {
   enable(): void {
     if (this.active || !isTerminal(this.stdin)) return;
     (this.stdin as ReadStream).setRawMode(true);
+    // libuv's raw mode keeps output post-processing (ONLCR) on, where
+    // moby/term's MakeRaw turns it off: the container's TTY already did it.
+    // Leaving raw mode restores the saved settings, this included.
+    if (process.platform !== 'win32') {
+      try {
+        spawnSync('stty', ['-opost'], { stdio: [this.stdin as ReadStream, 'ignore', 'ignore'], timeout: 2000 });
+      } catch {
+        // no stty: output is post-processed twice, which only adds carriage returns
+      }
+    }
     this.active = true;
     process.once('exit', this.onExit);
   }

@@ -9,6 +9,7 @@ import { ImageManager } from './images/manager.js';
 import { ConmonDriver } from './containers/runtime-driver.js';
 import { ExecService } from './containers/exec.js';
 import { ContainerFiles } from './containers/fsops.js';
+import { HealthChecker } from './containers/health.js';
 import { ContainerIO } from './containers/io.js';
 import { ContainerService } from './containers/service.js';
 import { findExecutable, findInit, probeSpecContext, usableRuntimes } from './containers/setup.js';
@@ -118,7 +119,9 @@ export class Engine {
     const io = new ContainerIO(containers);
     const exec = new ExecService(containers);
     const files = new ContainerFiles(containers);
+    const health = new HealthChecker(containers, exec);
     await containers.open();
+    for (const c of containers.all()) health.resume(c);
 
     const engine = new Engine(config, logger, journal, events, system, images, containers, io, exec, files);
     engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
@@ -155,6 +158,7 @@ export class Engine {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.containers.close();
+    if (!this.containers.all().some((c) => c.running)) await removeEmptyCgroupParent(this.config.cgroupParent);
     this.publishDaemonEvent('stop');
     await this.journal.close();
   }
@@ -173,5 +177,19 @@ export class Engine {
     } catch (err) {
       this.logger.error({ err }, 'event journal prune failed');
     }
+  }
+}
+
+/**
+ * Removes the daemon's parent cgroup in every hierarchy when it is empty
+ * (the runtimes remove each container's leaf but leave the parent). A
+ * non-empty parent (containers still running) is left alone by rmdir itself.
+ */
+async function removeEmptyCgroupParent(parent: string): Promise<void> {
+  const { readdir, rmdir } = await import('node:fs/promises');
+  const rel = parent.replace(/^\/+|\/+$/g, '');
+  if (rel === '') return;
+  for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    await rmdir(join('/sys/fs/cgroup', hierarchy, rel)).catch(() => undefined);
   }
 }

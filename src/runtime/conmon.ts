@@ -155,6 +155,20 @@ export function attachSocketPath(bundleDir: string): string {
   return join(bundleDir, 'attach');
 }
 
+/**
+ * conmon binds `<dir>/attach` itself with --full-attach; a path longer than
+ * sun_path (108 bytes with the NUL) makes it fail after it has detached from
+ * our pipes, with no message. Refuse such a dir up front.
+ */
+export function checkAttachPath(bundleDir: string): void {
+  const path = attachSocketPath(bundleDir);
+  if (Buffer.byteLength(path) > 107) {
+    throw new InvalidParameterError(
+      `bundle dir too long for conmon's attach socket (${path}): keep it under 100 bytes`,
+    );
+  }
+}
+
 /** The control FIFO of a bundle (or exec session) dir. */
 export function ctlPath(bundleDir: string): string {
   return join(bundleDir, 'ctl');
@@ -423,6 +437,7 @@ export class Conmon {
    * carrying the runtime's message when it failed.
    */
   async create(opts: ConmonCreateOptions): Promise<ConmonCreateResult> {
+    checkAttachPath(opts.bundleDir);
     const ociLogPath = opts.ociLogPath ?? join(opts.conmonCwd, 'oci-log');
     await Promise.all([
       mkdir(opts.exitDir, { recursive: true }),
@@ -466,6 +481,7 @@ export class Conmon {
     if (this.env !== undefined) spawnOptions.env = this.env;
     const conmon = spawnConmon(this.path, buildConmonArgs(args), spawnOptions);
     const timeoutMs = opts.timeoutMs ?? 120_000;
+    let released = false;
     try {
       if (conmon.child.pid === undefined) {
         await conmon.exited;
@@ -473,6 +489,7 @@ export class Conmon {
       }
       if (opts.beforeStart !== undefined) await opts.beforeStart(conmon.child.pid);
       await writeStartByte(conmon.start).catch(() => undefined);
+      released = true;
       let msg: SyncMessage | undefined;
       try {
         msg = await conmon.sync.next(timeoutMs);
@@ -491,6 +508,10 @@ export class Conmon {
         throw new SystemError(`conmon did not write its pid file ${opts.conmonPidFile}`);
       }
       return { pid: msg.data, conmonPid };
+    } catch (err) {
+      // Before the start byte, conmon would read EOF on the start pipe and carry on: stop it.
+      if (!released && conmon.child.exitCode === null) conmon.child.kill('SIGKILL');
+      throw err;
     } finally {
       conmon.release();
     }
@@ -590,14 +611,38 @@ export async function readPersistExit(persistDir: string): Promise<number | unde
   return readExit(persistDir, 'exit');
 }
 
-/** True when conmon saw an OOM event in the container's cgroup (Docker's `OOMKilled`). */
-export async function oomKilled(persistDir: string): Promise<boolean> {
+/**
+ * Docker's `OOMKilled`: conmon saw an OOM event in the container's cgroup
+ * (`<persistDir>/oom`), or, when `memoryCgroupDir` is given (v1:
+ * `/sys/fs/cgroup/memory/<cgroupsPath>`; v2: `/sys/fs/cgroup/<cgroupsPath>`),
+ * the kernel's oom_kill counter there is non-zero. Pass the cgroup (and call
+ * this before `runtime.delete` removes it): on cgroup v1 conmon 2.1.6 can miss
+ * the event when the container exits right after the kill.
+ */
+export async function oomKilled(persistDir: string, memoryCgroupDir?: string): Promise<boolean> {
   try {
     await stat(join(persistDir, 'oom'));
     return true;
   } catch {
-    return false;
+    // no marker: look at the cgroup
   }
+  if (memoryCgroupDir === undefined) return false;
+  return (await cgroupOomKills(memoryCgroupDir)) > 0;
+}
+
+/** The `oom_kill` count of a memory cgroup (v1 `memory.oom_control`, v2 `memory.events`); 0 when unreadable. */
+export async function cgroupOomKills(memoryCgroupDir: string): Promise<number> {
+  for (const file of ['memory.oom_control', 'memory.events']) {
+    let text: string;
+    try {
+      text = await readFile(join(memoryCgroupDir, file), 'utf8');
+    } catch {
+      continue;
+    }
+    const m = /^oom_kill (\d+)$/m.exec(text);
+    return m?.[1] === undefined ? 0 : Number(m[1]);
+  }
+  return 0;
 }
 
 export interface WatchExitsOptions {
@@ -610,7 +655,8 @@ export interface WatchExitsOptions {
 /**
  * Calls `cb(id, code)` for every exit file that appears (or is replaced) in
  * `exitDir`: fs.watch for speed, plus a periodic rescan. Each distinct file
- * (by inode and mtime) is reported once. Returns a function that stops
+ * (by inode and mtime) is reported once. Names with a dot are ignored (conmon's
+ * temp files), so container ids must not contain dots. Returns a function that stops
  * watching. Neither the watcher nor the timer keeps the process alive.
  */
 export function watchExits(
@@ -623,7 +669,8 @@ export function watchExits(
   let watcher: FSWatcher | undefined;
 
   const check = async (name: string): Promise<void> => {
-    if (stopped || name.startsWith('.') || name.includes('.tmp') || name.endsWith('~')) return;
+    // conmon writes `<id>.XXXXXX` (GLib's g_file_set_contents) and renames it; ids have no dots.
+    if (stopped || name.includes('.') || name.endsWith('~')) return;
     const path = join(exitDir, name);
     try {
       const st = await stat(path);
@@ -714,7 +761,12 @@ export async function writeCtl(bundleDir: string, line: string): Promise<void> {
   }
 }
 
-/** Resizes the container's (or exec session's) pty. Works before `start` too. */
+/**
+ * Resizes the container's (or exec session's) pty. Works before `start` too,
+ * but asynchronously: conmon applies it from its event loop once it holds
+ * the pty master, with no acknowledgement. For the size a process sees when
+ * it starts, put `process.consoleSize` in the spec (exec.ts does for execs).
+ */
 export async function resize(bundleDir: string, rows: number, cols: number): Promise<void> {
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
     throw new InvalidParameterError(`invalid terminal size ${rows}x${cols}`);

@@ -70,7 +70,9 @@ describe('crun wrapper', () => {
       }
       const path = await writeCrunWrapper(join(dir, 'bin2'));
       const out = await new Promise<string>((resolve, reject) => {
-        execFile(path, ['--version'], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+        execFile(path, ['--version'], (err, stdout) =>
+          err ? reject(new Error(err.message)) : resolve(stdout),
+        );
       });
       assert.match(out, /^crun version /);
     },

@@ -31,6 +31,7 @@ import { attachContainer, type ContainerAttach } from './attach.js';
 import {
   attachSocketPath,
   buildConmonArgs,
+  checkAttachPath,
   createError,
   readExit,
   resize,
@@ -113,6 +114,7 @@ export function execSessionPaths(sessionDir: string): {
 
 /** Starts an exec. Resolves once the process has been released to run (attach connected first). */
 export async function execInContainer(opts: ExecOptions): Promise<ExecSession> {
+  checkAttachPath(opts.sessionDir);
   const paths = execSessionPaths(opts.sessionDir);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   await mkdir(paths.exitDir, { recursive: true });

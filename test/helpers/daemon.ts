@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { waitFor } from './poll.js';
@@ -31,6 +31,8 @@ export class TestDaemon {
   readonly execRoot: string;
   readonly pidfile: string;
   readonly extraArgs: string[];
+  /** A cgroup parent of this daemon's own, removed by cleanup(). */
+  readonly cgroupParent: string;
   private child: ChildProcess | undefined;
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
@@ -42,6 +44,7 @@ export class TestDaemon {
     this.execRoot = join(dir, 'exec');
     this.pidfile = join(dir, 'berthd.pid');
     this.extraArgs = extraArgs;
+    this.cgroupParent = `/berthtest-${basename(dir).replace(/^berth-it-/, '')}`;
   }
 
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
@@ -76,6 +79,7 @@ export class TestDaemon {
       this.pidfile,
       '--config-file',
       join(this.dir, 'daemon.json'),
+      ...(this.extraArgs.includes('--cgroup-parent') ? [] : ['--cgroup-parent', this.cgroupParent]),
       ...this.extraArgs,
     ];
   }
@@ -117,6 +121,10 @@ export class TestDaemon {
   async cleanup(): Promise<void> {
     await this.stop('SIGTERM');
     await rm(this.dir, { recursive: true, force: true });
+    const { readdir, rmdir } = await import('node:fs/promises');
+    for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+      await rmdir(join('/sys/fs/cgroup', hierarchy, this.cgroupParent)).catch(() => undefined);
+    }
   }
 }
 

@@ -182,7 +182,6 @@ function toHostConfig(hc: HostConfig): Record<string, unknown> {
     Cgroup: '',
     CgroupnsMode: 'private',
     CgroupParent: '',
-    ConsoleSize: [0, 0],
     Isolation: '',
     MaskedPaths: null,
     ReadonlyPaths: null,

@@ -86,6 +86,7 @@ export function normalizeHostConfig(hc: Partial<HostConfig>, defaultRuntime: str
     GroupAdd: hc.GroupAdd ?? null,
     SecurityOpt: hc.SecurityOpt ?? null,
     Devices: hc.Devices ?? [],
+    ConsoleSize: hc.ConsoleSize ?? [0, 0],
   };
 }
 

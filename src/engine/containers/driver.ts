@@ -61,7 +61,8 @@ export interface RuntimeDriver {
   /** The exit code conmon recorded, if the container has exited. */
   readExit(id: string): Promise<number | undefined>;
   clearExit(id: string): Promise<void>;
-  oomKilled(persistDir: string): Promise<boolean>;
+  /** Whether the container was OOM-killed: conmon's marker, or the memory cgroup's oom_kill count (read before delete). */
+  oomKilled(persistDir: string, memoryCgroupDir?: string): Promise<boolean>;
   /** Calls back once per exit file that appears; returns a stop function. */
   watchExits(onExit: (id: string) => void): () => void;
   conmonAlive(conmonPid: number, id: string): boolean;

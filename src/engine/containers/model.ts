@@ -110,6 +110,8 @@ export interface HostConfig {
   IpcMode: string;
   UTSMode: string;
   GroupAdd?: string[] | null;
+  /** Initial tty size [height, width] (API 1.42+). */
+  ConsoleSize?: [number, number] | null;
   SecurityOpt?: string[] | null;
   Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
 }

@@ -137,8 +137,8 @@ export class ConmonDriver implements RuntimeDriver {
     await rm(join(this.exitDir, id), { force: true });
   }
 
-  oomKilled(persistDir: string): Promise<boolean> {
-    return oomKilled(persistDir);
+  oomKilled(persistDir: string, memoryCgroupDir?: string): Promise<boolean> {
+    return oomKilled(persistDir, memoryCgroupDir);
   }
 
   watchExits(onExit: (id: string) => void): () => void {

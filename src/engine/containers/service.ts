@@ -117,6 +117,9 @@ export class ContainerService {
   private readonly containers = new Map<string, Container>();
   private stopWatching: (() => void) | undefined;
   private shuttingDown = false;
+  /** Set by the network service: the endpoints a new container starts with (throws for unknown networks). */
+  networkResolver: ((mode: string, endpoints: Record<string, unknown> | undefined) => object | undefined) | undefined;
+
   /** Hooks other services (networks, volumes, exec) register. */
   readonly hooks: {
     beforeStart: ((c: Container) => Promise<void>)[];
@@ -160,7 +163,7 @@ export class ContainerService {
     this.stopWatching?.();
     for (const c of this.containers.values()) {
       clearTimeout(c.restartTimer);
-      clearInterval(c.healthTimer);
+      clearTimeout(c.healthTimer);
       clearInterval(c.rotationTimer);
     }
   }
@@ -266,7 +269,10 @@ export class ContainerService {
       );
     }
     validateLogOptions(hc);
-    validateNetworkMode(hc.NetworkMode, (ref) => this.find(ref));
+    if (hc.NetworkMode.startsWith('container:') || !this.networkResolver) {
+      validateNetworkMode(hc.NetworkMode, (ref) => this.find(ref));
+    }
+    const network = this.networkResolver?.(hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig ?? undefined);
     const config = mergeConfig(req.Config, imageConfig.config, imageName);
     const command = commandOf(config);
     const mounts = resolveMounts(hc);
@@ -294,6 +300,7 @@ export class ContainerService {
       Mounts: mounts,
       Runtime: hc.Runtime,
       Process: { uid: 0, gid: 0, additionalGids: [] },
+      ...(network ? { Network: network as Record<string, unknown> } : {}),
     };
     const c = new Container(record, initialState());
     this.containers.set(id, c);
@@ -462,12 +469,13 @@ export class ContainerService {
     if (!c.running && c.state.Status !== 'restarting') return;
     const recorded = await driver.readExit(c.id);
     const exitCode = recorded ?? 255;
-    const oom = await driver.oomKilled(join(this.dir(c), 'persist')).catch(() => false);
+    const memoryCgroup = join('/sys/fs/cgroup/memory', this.deps.cgroupParent, c.id);
+    const oom = await driver.oomKilled(join(this.dir(c), 'persist'), memoryCgroup).catch(() => false);
     let finishedAt = new Date().toISOString();
     if (restoring) {
       finishedAt = await exitFileTime(join(this.dir(c), 'persist', 'exit')).catch(() => finishedAt);
     }
-    clearInterval(c.healthTimer);
+    clearTimeout(c.healthTimer);
     clearInterval(c.rotationTimer);
     c.healthTimer = undefined;
     c.rotationTimer = undefined;
@@ -497,7 +505,11 @@ export class ContainerService {
     };
     await this.save(c);
     if (oom) this.publish(c, 'oom');
-    this.publish(c, 'die', { exitCode: String(exitCode) });
+    this.publish(c, 'die', {
+      exitCode: String(exitCode),
+      execDuration: String(Math.max(0, Math.floor(ranFor / 1000))),
+    });
+    for (const hook of this.hooks.afterExit) await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'exit hook failed'));
     for (const resolve of c.exitWaiters.splice(0)) resolve(exitCode);
 
     if (c.record.HostConfig.AutoRemove && !this.shuttingDown) {
@@ -806,7 +818,7 @@ export class ContainerService {
     for (const hook of this.hooks.beforeRemove)
       await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'remove hook failed'));
     clearTimeout(c.restartTimer);
-    clearInterval(c.healthTimer);
+    clearTimeout(c.healthTimer);
     clearInterval(c.rotationTimer);
     await this.deps.driver.delete(c.record.Runtime, c.id).catch(() => undefined);
     await unmount(join(this.dir(c), 'merged'));

@@ -123,7 +123,13 @@ export async function buildContainerSpec(
       permissions: d.CgroupPermissions || 'rwm',
     })),
   };
-  return { oci: buildOciSpec(input), user };
+  const oci = buildOciSpec(input);
+  const size = hc.ConsoleSize;
+  if (record.Config.Tty && size && size[0] > 0 && size[1] > 0) {
+    // The pty gets its size before the process runs (a ctl resize races with it).
+    (oci.process as unknown as Record<string, unknown>)['consoleSize'] = { height: size[0], width: size[1] };
+  }
+  return { oci, user };
 }
 
 function resourcesInput(hc: HostConfig): NonNullable<OciSpecInput['resources']> {

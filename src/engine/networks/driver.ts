@@ -1,0 +1,38 @@
+/** What the network service needs from the host (src/runtime/net), kept small so Docker semantics read apart from netlink and iptables details. */
+export interface ProxyHandle {
+  port: number;
+  close(): Promise<void>;
+}
+
+export interface DnsHandle {
+  close(): Promise<void>;
+}
+
+export interface NetDriver {
+  /** Routes on the host, as CIDRs, so new subnets avoid them. */
+  hostRoutes(): Promise<string[]>;
+  createBridge(name: string, addressCidr: string, mtu: number): Promise<void>;
+  deleteLink(name: string): Promise<void>;
+  connectNetns(o: {
+    hostName: string;
+    peerName: string;
+    bridge: string;
+    pid: number;
+    ifname: string;
+    address: string;
+    gateway: string | undefined;
+    mac: string;
+  }): Promise<void>;
+  ensureChains(): Promise<void>;
+  allowBridge(bridge: string): Promise<void>;
+  isolateBridges(bridges: string[]): Promise<void>;
+  masquerade(subnet: string, bridge: string): Promise<void>;
+  forgetBridge(bridge: string, subnet: string): Promise<void>;
+  addContainerPort(
+    containerId: string,
+    m: { proto: 'tcp' | 'udp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number },
+  ): Promise<void>;
+  removeContainerPorts(containerId: string): Promise<void>;
+  startProxy(o: { proto: 'tcp' | 'udp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number }): Promise<ProxyHandle>;
+  startDns(address: string, resolve: (name: string) => string[] | undefined): Promise<DnsHandle>;
+}
