@@ -119,6 +119,7 @@ async function fanOut(dir: string, subscribers: number, rate: number, seconds: n
       defaultRuntime: undefined,
       conmonPath: 'conmon',
       cgroupParent: '/berthbench',
+      network: { bridgeName: 'bthbench0', bip: undefined, pools: [], iptables: false, ipMasq: false, ipForward: false, dns: ['127.0.0.1'] },
       logLevel: 'warn',
       labels: [],
       experimental: false,

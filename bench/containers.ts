@@ -418,95 +418,133 @@ async function prepareFloor(
   return { config, dir, lowerdir: [join(dir, 'init'), ...layers].join(':') };
 }
 
-interface FloorResult {
-  withMount: number[];
-  mount: number[];
-  umount: number[];
-  runcRunInMountCycle: number[];
-  runcRun: number[];
-}
+/**
+ * The floor, one run at a time (so that the bench can interleave it with
+ * berth's runs): `runc run` of the bundle, with the overlay mount and
+ * umount around it (as berth must do) or on a rootfs mounted once, and
+ * berth's own lifecycle without conmon (`runc create`, `runc start`, wait,
+ * `runc delete`).
+ */
+class Floor {
+  readonly input: FloorInput;
+  readonly runc: string;
+  readonly cgroupParent: string;
+  private readonly root: string;
+  private readonly tag = randomBytes(3).toString('hex');
+  private readonly shared: string;
+  private seq = 0;
 
-async function floorBench(
-  input: FloorInput,
-  runc: string,
-  cgroupParent: string,
-  runs: number,
-): Promise<FloorResult> {
-  const runcRoot = join(input.dir, 'runc-root');
-  await mkdir(runcRoot, { recursive: true });
-  const tag = randomBytes(3).toString('hex');
-  const result: FloorResult = { withMount: [], mount: [], umount: [], runcRunInMountCycle: [], runcRun: [] };
-  const writeBundle = async (bundle: string, rootfs: string, id: string): Promise<void> => {
-    await mkdir(bundle, { recursive: true });
-    const config: OciConfig = {
-      ...input.config,
-      root: { path: rootfs, readonly: input.config.root?.readonly ?? false },
-      linux: { ...input.config.linux, cgroupsPath: `${cgroupParent}/${id}` },
-    };
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
-  };
-  const runcRun = (bundle: string, id: string): Promise<void> =>
-    runCmd(runc, ['--root', runcRoot, 'run', '--bundle', bundle, id]);
+  constructor(input: FloorInput, runc: string, cgroupParent: string) {
+    this.input = input;
+    this.runc = runc;
+    this.cgroupParent = cgroupParent;
+    this.root = join(input.dir, 'runc-root');
+    this.shared = join(input.dir, 'shared');
+  }
 
-  // (a) overlay mount (fresh upper/work, as berth does) + config + runc run + umount
-  for (let i = 0; i < runs + WARMUP; i++) {
-    const id = `berthbench-floor-${tag}-m${i}`;
-    const run = join(input.dir, `m${i}`);
-    const t0 = clock();
-    for (const d of ['upper', 'work', 'merged']) await mkdir(join(run, d), { recursive: true, mode: 0o700 });
-    const tm0 = clock();
+  private nextId(kind: string): string {
+    return `berthbench-floor-${this.tag}-${kind}${this.seq++}`;
+  }
+
+  private async mountRootfs(dir: string): Promise<void> {
     await runCmd('mount', [
       '-t',
       'overlay',
       'overlay',
       '-o',
-      `lowerdir=${input.lowerdir},upperdir=${join(run, 'upper')},workdir=${join(run, 'work')}`,
-      join(run, 'merged'),
+      `lowerdir=${this.input.lowerdir},upperdir=${join(dir, 'upper')},workdir=${join(dir, 'work')}`,
+      join(dir, 'merged'),
     ]);
-    const tm1 = clock();
-    await writeBundle(join(run, 'bundle'), join(run, 'merged'), id);
-    const tr0 = clock();
-    try {
-      await runcRun(join(run, 'bundle'), id);
-    } finally {
-      const tr1 = clock();
-      await runCmd('umount', [join(run, 'merged')]);
-      const t1 = clock();
-      if (i >= WARMUP) {
-        result.withMount.push(t1 - t0);
-        result.mount.push(tm1 - tm0);
-        result.umount.push(t1 - tr1);
-        result.runcRunInMountCycle.push(tr1 - tr0);
-      }
-    }
-    await rm(run, { recursive: true, force: true });
   }
 
-  // (b) runc run only, on a rootfs mounted once
-  const shared = join(input.dir, 'shared');
-  for (const d of ['upper', 'work', 'merged']) await mkdir(join(shared, d), { recursive: true, mode: 0o700 });
-  await runCmd('mount', [
-    '-t',
-    'overlay',
-    'overlay',
-    '-o',
-    `lowerdir=${input.lowerdir},upperdir=${join(shared, 'upper')},workdir=${join(shared, 'work')}`,
-    join(shared, 'merged'),
-  ]);
-  try {
-    for (let i = 0; i < runs + WARMUP; i++) {
-      const id = `berthbench-floor-${tag}-r${i}`;
-      const bundle = join(input.dir, `r${i}`);
-      await writeBundle(bundle, join(shared, 'merged'), id);
-      const t0 = clock();
-      await runcRun(bundle, id);
-      if (i >= WARMUP) result.runcRun.push(clock() - t0);
-      await rm(bundle, { recursive: true, force: true });
-    }
-  } finally {
-    await runCmd('umount', [join(shared, 'merged')]);
+  private async writeBundle(bundle: string, rootfs: string, id: string): Promise<void> {
+    await mkdir(bundle, { recursive: true });
+    const config: OciConfig = {
+      ...this.input.config,
+      root: { path: rootfs, readonly: this.input.config.root?.readonly ?? false },
+      linux: { ...this.input.config.linux, cgroupsPath: `${this.cgroupParent}/${id}` },
+    };
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
   }
-  return result;
+
+  private runc_(args: string[]): Promise<void> {
+    return runCmd(this.runc, ['--root', this.root, ...args]);
+  }
+
+  async open(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    for (const d of ['upper', 'work', 'merged'])
+      await mkdir(join(this.shared, d), { recursive: true, mode: 0o700 });
+    await this.mountRootfs(this.shared);
+  }
+
+  async close(): Promise<void> {
+    await runCmd('umount', [join(this.shared, 'merged')]).catch(() => undefined);
+  }
+
+  /** mkdir fresh upper/work/merged, mount(8), write config.json, runc run, umount(8). */
+  async withMount(): Promise<{ total: number; mount: number; run: number; umount: number }> {
+    const id = this.nextId('m');
+    const dir = join(this.input.dir, id);
+    const t0 = clock();
+    for (const d of ['upper', 'work', 'merged']) await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
+    const tm0 = clock();
+    await this.mountRootfs(dir);
+    const tm1 = clock();
+    const run = { t0: NaN, t1: NaN };
+    try {
+      await this.writeBundle(join(dir, 'bundle'), join(dir, 'merged'), id);
+      run.t0 = clock();
+      await this.runc_(['run', '--bundle', join(dir, 'bundle'), id]);
+      run.t1 = clock();
+    } finally {
+      await runCmd('umount', [join(dir, 'merged')]);
+    }
+    const t1 = clock();
+    await rm(dir, { recursive: true, force: true });
+    return { total: t1 - t0, mount: tm1 - tm0, run: run.t1 - run.t0, umount: t1 - run.t1 };
+  }
+
+  /** runc run on the rootfs mounted once (config written before the clock starts). */
+  async runOnly(): Promise<number> {
+    const id = this.nextId('r');
+    const bundle = join(this.input.dir, id);
+    await this.writeBundle(bundle, join(this.shared, 'merged'), id);
+    const t0 = clock();
+    await this.runc_(['run', '--bundle', bundle, id]);
+    const t = clock() - t0;
+    await rm(bundle, { recursive: true, force: true });
+    return t;
+  }
+
+  /**
+   * berth's lifecycle without conmon, on the rootfs mounted once:
+   * `runc create`, `runc start`, wait for the init to exit (polling its
+   * /proc entry; PID 1 reaps late, so a zombie counts as exited), `runc delete`.
+   */
+  async lifecycle(): Promise<{ total: number; create: number; start: number; exit: number; del: number }> {
+    const id = this.nextId('l');
+    const bundle = join(this.input.dir, id);
+    await this.writeBundle(bundle, join(this.shared, 'merged'), id);
+    const pidFile = join(bundle, 'pid');
+    const t0 = clock();
+    await this.runc_(['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+    const t1 = clock();
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    await this.runc_(['start', id]);
+    const t2 = clock();
+    for (;;) {
+      const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+      if (st === '' || state === 'Z' || state === 'X') break;
+      await sleep(1);
+    }
+    const t3 = clock();
+    await this.runc_(['delete', id]);
+    const t4 = clock();
+    await rm(bundle, { recursive: true, force: true });
+    return { total: t4 - t0, create: t1 - t0, start: t2 - t1, exit: t3 - t2, del: t4 - t3 };
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -639,7 +677,7 @@ function phases(run: Mark[]): { name: string; ms: number }[] {
   const c3 = t('c.start<', svcStart1);
   add('start: HTTP out', svcStart1, c3);
   const exitfile = t('exitfile');
-  add('exit: runc start returned → exit file written (true runs, conmon reaps)', rs1, exitfile);
+  add('exit: runc start returned → exit file mtime (< 0: true exits first)', rs1, exitfile);
   const re = t('readExit>', exitfile);
   add('exit: exit file → daemon handles it (detection latency)', exitfile, re);
   const st0 = t('runc.state>', re);
@@ -768,6 +806,11 @@ async function breakdown(base: string, cgroupParent: string, runs: number): Prom
 // ---------------------------------------------------------------------------
 // Main
 
+/** What the daemon logged since `from` (an offset into its accumulated output). */
+function logSince(daemon: TestDaemon, from: number): string {
+  return daemon.logs.slice(from);
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('run as root: containers need mounts, cgroups and namespaces');
@@ -779,12 +822,13 @@ async function main(): Promise<void> {
   await mkdir(daemonDir);
   let daemon: TestDaemon | undefined;
   let api: Api | undefined;
-
-  console.log(
-    `berth containers bench — node ${process.version}, ${runc}, load average ${loadavg()
+  let floor: Floor | undefined;
+  const load = (): string =>
+    loadavg()
       .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+      .join(' ');
+
+  console.log(`berth containers bench — node ${process.version}, ${runc}, load average ${load()}`);
   console.log(`  dir ${base}, cgroup parent ${cgroupParent}, berthd --log-level ${values['log-level']}`);
 
   try {
@@ -792,185 +836,238 @@ async function main(): Promise<void> {
       dir: daemonDir,
       args: ['--cgroup-parent', cgroupParent, '--log-level', values['log-level'] ?? 'debug'],
     });
-    api = new Api(daemon.socket);
+    const d = daemon;
+    const a = (api = new Api(d.socket));
+    const rss: [string, number][] = [];
     await sleep(1000);
-    const rssIdle = await rssKb(daemon.pid);
-    await loadBusybox(api);
+    rss.push(['idle after start', await rssKb(d.pid)]);
+    await loadBusybox(a);
+    rss.push(['after loading busybox', await rssKb(d.pid)]);
 
-    // 1a. official docker CLI
-    const cliVersion: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const t0 = clock();
-      const r = await docker(daemon.host, ['version', '--format', '{{.Server.Version}}']);
-      if (r.code !== 0) throw new Error(`docker version: ${r.stderr}`);
-      cliVersion.push(clock() - t0);
-    }
-    let logMark = daemon.logs.length;
-    const cli: number[] = [];
-    for (let i = 0; i < RUNS + WARMUP; i++) {
-      const t0 = clock();
-      const r = await docker(daemon.host, ['run', '--rm', IMAGE, 'true']);
-      const t = clock() - t0;
-      if (r.code !== 0) throw new Error(`docker run --rm ${IMAGE} true: exit ${r.code}: ${r.stderr}`);
-      if (i >= WARMUP) cli.push(t);
-    }
-    const cliLog = daemon.logs.slice(logMark);
-
-    // 1b. raw API, wait(next-exit)
-    logMark = daemon.logs.length;
-    const apiRuns: ApiRun[] = [];
-    for (let i = 0; i < RUNS + WARMUP; i++) {
-      const r = await apiRun(api, ['true'], 'next-exit');
-      await api.gone(r.id); // outside the timing: the next run starts on a quiet daemon
-      if (i >= WARMUP) apiRuns.push(r);
-    }
-    const apiLog = daemon.logs.slice(logMark);
-    const apiRemoved: number[] = [];
-    for (let i = 0; i < RUNS; i++) apiRemoved.push((await apiRun(api, ['true'], 'removed')).total);
-
-    // 2. concurrent runs
-    logMark = daemon.logs.length;
-    const batchWall: number[] = [];
-    const batchEach: number[] = [];
-    for (let b = 0; b < BATCHES; b++) {
-      const t0 = clock();
-      const runs = await Promise.all(
-        Array.from({ length: CONCURRENCY }, () => apiRun(api!, ['true'], 'next-exit')),
-      );
-      batchWall.push(clock() - t0);
-      batchEach.push(...runs.map((r) => r.total));
-      for (const r of runs) await api.gone(r.id);
-    }
-    const concurrentLog = daemon.logs.slice(logMark);
-    const rssAfterRuns = await rssKb(daemon.pid);
-
-    // 3. 20 running containers: daemon and conmon memory
-    const sleepers = await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        const { Id } = await api!.json<{ Id: string }>('POST', '/containers/create', {
-          Image: IMAGE,
-          Cmd: ['sleep', '600'],
-        });
-        await api!.json('POST', `/containers/${Id}/start`);
-        return Id;
-      }),
-    );
-    await sleep(1000);
-    const rssWith20 = await rssKb(daemon.pid);
-    const ids = new Set(sleepers);
-    const conmons = await findProcesses(
-      (argv) =>
-        basename(argv[0] ?? '') === 'conmon' && argv.some((a, i) => a === '-c' && ids.has(argv[i + 1] ?? '')),
-    );
-    const conmonRss = await Promise.all(conmons.map((p) => rssKb(p).catch(() => NaN)));
-
-    // 4 (prep). a running container's bundle, for the floor
-    const imageInfo = await api.json<{ GraphDriver?: { Data?: { UpperDir?: string; LowerDir?: string } } }>(
+    // The floor's bundle: a berth container's config.json, read while it runs.
+    const imageInfo = await a.json<{ GraphDriver?: { Data?: { UpperDir?: string; LowerDir?: string } } }>(
       'GET',
       `/images/${IMAGE}/json`,
     );
+    const { Id: probe } = await a.json<{ Id: string }>('POST', '/containers/create', {
+      Image: IMAGE,
+      Cmd: ['sleep', '600'],
+    });
+    await a.json('POST', `/containers/${probe}/start`);
     const floorInput = await prepareFloor(
-      daemon.execRoot,
-      sleepers[0] ?? '',
+      d.execRoot,
+      probe,
       imageInfo.GraphDriver?.Data ?? {},
       join(base, 'floor'),
     );
+    await a.json('DELETE', `/containers/${probe}?force=1`);
+    const fl = (floor = new Floor(floorInput, runc, cgroupParent));
+    await fl.open();
 
-    const tRemove = clock();
-    await Promise.all(sleepers.map((id) => api!.json('DELETE', `/containers/${id}?force=1`)));
-    const removeAll = clock() - tRemove;
+    // 1 and 4, interleaved so that load on the machine weighs on every path alike.
+    const cliVersion: number[] = [];
+    const cli: number[] = [];
+    const apiRuns: ApiRun[] = [];
+    const apiRemoved: number[] = [];
+    const floorMount: Awaited<ReturnType<Floor['withMount']>>[] = [];
+    const floorRun: number[] = [];
+    const floorLife: Awaited<ReturnType<Floor['lifecycle']>>[] = [];
+    let cliLog = '';
+    let apiLog = '';
+    const iterations = Math.max(RUNS, FLOOR_RUNS) + WARMUP;
+    for (let i = 0; i < iterations; i++) {
+      const keep = i >= WARMUP;
+      if (i < RUNS + WARMUP) {
+        let t0 = clock();
+        const v = await docker(d.host, ['version', '--format', '{{.Server.Version}}']);
+        if (v.code !== 0) throw new Error(`docker version: ${v.stderr}`);
+        if (keep) cliVersion.push(clock() - t0);
+
+        let from = d.logs.length;
+        t0 = clock();
+        const r = await docker(d.host, ['run', '--rm', IMAGE, 'true']);
+        const t = clock() - t0;
+        if (r.code !== 0) throw new Error(`docker run --rm ${IMAGE} true: exit ${r.code}: ${r.stderr}`);
+        if (keep) {
+          cli.push(t);
+          cliLog += logSince(d, from);
+        }
+
+        from = d.logs.length;
+        const run = await apiRun(a, ['true'], 'next-exit');
+        if (keep) {
+          apiRuns.push(run);
+          apiLog += logSince(d, from);
+        }
+        await a.gone(run.id); // outside the timing: the next run starts on a quiet daemon
+
+        const removed = await apiRun(a, ['true'], 'removed');
+        if (keep) apiRemoved.push(removed.total);
+      }
+      if (i < FLOOR_RUNS + WARMUP) {
+        const m = await fl.withMount();
+        const r = await fl.runOnly();
+        const l = await fl.lifecycle();
+        if (keep) {
+          floorMount.push(m);
+          floorRun.push(r);
+          floorLife.push(l);
+        }
+      }
+    }
+    rss.push([`after ${iterations * 3} sequential runs`, await rssKb(d.pid)]);
+
+    // 2. concurrent runs, berth and the floor
+    let from = d.logs.length;
+    const batchWall: number[] = [];
+    const batchEach: number[] = [];
+    const floorBatchWall: number[] = [];
+    for (let b = 0; b < BATCHES; b++) {
+      let t0 = clock();
+      const runs = await Promise.all(
+        Array.from({ length: CONCURRENCY }, () => apiRun(a, ['true'], 'next-exit')),
+      );
+      batchWall.push(clock() - t0);
+      batchEach.push(...runs.map((r) => r.total));
+      for (const r of runs) await a.gone(r.id);
+      t0 = clock();
+      await Promise.all(Array.from({ length: CONCURRENCY }, () => fl.withMount()));
+      floorBatchWall.push(clock() - t0);
+    }
+    const concurrentLog = logSince(d, from);
+    rss.push([`after ${BATCHES}×${CONCURRENCY} concurrent runs`, await rssKb(d.pid)]);
+
+    // 3. 20 running containers: daemon and conmon memory
+    from = d.logs.length;
+    const tStart20 = clock();
+    const sleepers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const { Id } = await a.json<{ Id: string }>('POST', '/containers/create', {
+          Image: IMAGE,
+          Cmd: ['sleep', '600'],
+        });
+        await a.json('POST', `/containers/${Id}/start`);
+        return Id;
+      }),
+    );
+    const start20 = clock() - tStart20;
     await sleep(1000);
-    const rssAfterRemove = await rssKb(daemon.pid);
-
-    // 4. the floor
-    const floor = await floorBench(floorInput, runc, cgroupParent, FLOOR_RUNS);
+    rss.push(['with 20 running containers (sleep 600)', await rssKb(d.pid)]);
+    const ids = new Set(sleepers);
+    const conmons = await findProcesses(
+      (argv) =>
+        basename(argv[0] ?? '') === 'conmon' && argv.some((x, i) => x === '-c' && ids.has(argv[i + 1] ?? '')),
+    );
+    const conmonRss = await Promise.all(conmons.map((p) => rssKb(p).catch(() => NaN)));
+    const tRemove = clock();
+    await Promise.all(sleepers.map((id) => a.json('DELETE', `/containers/${id}?force=1`)));
+    const removeAll = clock() - tRemove;
+    const sleepersLog = logSince(d, from);
+    await sleep(1000);
+    rss.push(['after removing them', await rssKb(d.pid)]);
 
     // ---- report --------------------------------------------------------------
-    console.log(`\n== 1. run --rm ${IMAGE} true, sequential (${RUNS} runs after ${WARMUP} warm-up) ==`);
-    console.log(`  docker CLI  \`docker run --rm ${IMAGE} true\`        ${stats(cli)}`);
-    console.log(`  raw API     create+wait(next-exit)+start+result   ${stats(apiRuns.map((r) => r.total))}`);
-    console.log(`    create                                        ${stats(apiRuns.map((r) => r.create))}`);
     console.log(
-      `    wait registered                               ${stats(apiRuns.map((r) => r.waitHeaders))}`,
+      `\n== 1. run --rm ${IMAGE} true, sequential (${RUNS} runs after ${WARMUP} warm-up, interleaved) ==`,
     );
-    console.log(`    start                                         ${stats(apiRuns.map((r) => r.start))}`);
-    console.log(`    start answered → wait result                  ${stats(apiRuns.map((r) => r.exit))}`);
-    console.log(`  raw API     same, wait(removed) as docker run --rm does  ${stats(apiRemoved)}`);
-    console.log(`  (CLI fixed cost: \`docker version\` against berthd  ${stats(cliVersion)})`);
+    console.log(`  docker CLI  \`docker run --rm ${IMAGE} true\`          ${stats(cli)}`);
+    console.log(
+      `  raw API     create+wait(next-exit)+start+result     ${stats(apiRuns.map((r) => r.total))}`,
+    );
+    console.log(`    create                                          ${stats(apiRuns.map((r) => r.create))}`);
+    console.log(
+      `    wait registered                                 ${stats(apiRuns.map((r) => r.waitHeaders))}`,
+    );
+    console.log(`    start                                           ${stats(apiRuns.map((r) => r.start))}`);
+    console.log(`    start answered → wait result                    ${stats(apiRuns.map((r) => r.exit))}`);
+    console.log(`  raw API     same with wait(removed), as the CLI     ${stats(apiRemoved)}`);
+    console.log(`  CLI fixed cost: \`docker version\` against berthd   ${stats(cliVersion)}`);
 
     console.log(`\n== 2. ${CONCURRENCY} concurrent run --rm true (API, all at once; ${BATCHES} batches) ==`);
     console.log(
-      `  wall time per batch: ${batchWall.map((x) => ms(x)).join(', ')}  → median ${ms(median(batchWall))}`,
+      `  berth wall time per batch: ${batchWall.map((x) => ms(x)).join(', ')}  → median ${ms(median(batchWall))}`,
     );
-    console.log(`  per-container latency inside the batches        ${stats(batchEach)}`);
-    console.log(`  throughput ${(CONCURRENCY / (median(batchWall) / 1000)).toFixed(1)} containers/s`);
-
-    console.log('\n== 3. memory ==');
-    console.log(`  berthd VmRSS idle after start            ${mb(rssIdle)}`);
-    console.log(`  berthd VmRSS after the runs above         ${mb(rssAfterRuns)}`);
-    console.log(`  berthd VmRSS with 20 running containers   ${mb(rssWith20)}`);
+    console.log(`  berth per-container latency in the batches       ${stats(batchEach)}`);
+    console.log(`  berth throughput ${(CONCURRENCY / (median(batchWall) / 1000)).toFixed(1)} containers/s`);
     console.log(
-      `  conmon VmRSS, ${conmons.length} processes: total ${mb(conmonRss.reduce((a, b) => a + b, 0))}, each ~${mb(median(conmonRss))}`,
+      `  floor (${CONCURRENCY} × mount + runc run + umount at once): ${floorBatchWall.map((x) => ms(x)).join(', ')}  → median ${ms(median(floorBatchWall))}`,
     );
+
+    console.log('\n== 3. memory (VmRSS) ==');
+    for (const [what, kb] of rss) console.log(`  berthd ${what.padEnd(42)} ${mb(kb)}`);
     console.log(
-      `  berthd VmRSS after removing them          ${mb(rssAfterRemove)}  (force-removing 20 took ${ms(removeAll)})`,
+      `  conmon, ${conmons.length} processes: total ${mb(conmonRss.reduce((x, y) => x + y, 0))}, each ~${mb(median(conmonRss))}`,
     );
+    console.log(`  (starting the 20 at once took ${ms(start20)}, force-removing them ${ms(removeAll)})`);
 
-    console.log(`\n== 4. floor: runc run of the same bundle (${FLOOR_RUNS} runs after ${WARMUP} warm-up) ==`);
-    console.log(`  mount overlay + runc run + umount         ${stats(floor.withMount)}`);
-    console.log(`    mount(8)                                ${stats(floor.mount)}`);
-    console.log(`    runc run                                ${stats(floor.runcRunInMountCycle)}`);
-    console.log(`    umount(8)                               ${stats(floor.umount)}`);
-    console.log(`  runc run only (rootfs mounted once)       ${stats(floor.runcRun)}`);
+    console.log(`\n== 4. floor: the same bundle under runc (${FLOOR_RUNS} runs after ${WARMUP} warm-up) ==`);
+    console.log(`  mount overlay + runc run + umount           ${stats(floorMount.map((f) => f.total))}`);
+    console.log(`    mount(8)                                  ${stats(floorMount.map((f) => f.mount))}`);
+    console.log(`    runc run                                  ${stats(floorMount.map((f) => f.run))}`);
+    console.log(`    umount(8)                                 ${stats(floorMount.map((f) => f.umount))}`);
+    console.log(`  runc run only (rootfs mounted once)         ${stats(floorRun)}`);
+    console.log(`  runc create+start+wait+delete, no conmon    ${stats(floorLife.map((f) => f.total))}`);
+    console.log(`    runc create                               ${stats(floorLife.map((f) => f.create))}`);
+    console.log(`    runc start                                ${stats(floorLife.map((f) => f.start))}`);
+    console.log(`    start returned → init exited              ${stats(floorLife.map((f) => f.exit))}`);
+    console.log(`    runc delete                               ${stats(floorLife.map((f) => f.del))}`);
 
-    console.log("\n== Per endpoint, from berthd's debug request log (handler time, ms) ==");
+    console.log("\n== Per endpoint, from berthd's debug request log (handler time) ==");
     printEndpoints('docker CLI runs', cliLog);
-    printEndpoints('raw API runs', apiLog);
+    printEndpoints('raw API runs (wait next-exit)', apiLog);
     printEndpoints(`${CONCURRENCY} concurrent`, concurrentLog);
+    printEndpoints('20 sleepers: create, start, force-remove', sleepersLog);
 
-    const floorMs = median(floor.withMount);
+    const floorMs = median(floorMount.map((f) => f.total));
+    const apiTotals = apiRuns.map((r) => r.total);
     const rows: [string, number, number][] = [
       ['berth, docker CLI path', median(cli), pct(cli, 0.9)],
+      ['berth, raw API path (wait next-exit)', median(apiTotals), pct(apiTotals, 0.9)],
+      ['berth, raw API path (wait removed)', median(apiRemoved), pct(apiRemoved, 0.9)],
       [
-        'berth, raw API path (wait next-exit)',
-        median(apiRuns.map((r) => r.total)),
+        'floor: mount + runc run + umount',
+        floorMs,
         pct(
-          apiRuns.map((r) => r.total),
+          floorMount.map((f) => f.total),
           0.9,
         ),
       ],
-      ['berth, raw API path (wait removed)', median(apiRemoved), pct(apiRemoved, 0.9)],
-      ['floor: mount + runc run + umount', floorMs, pct(floor.withMount, 0.9)],
-      ['floor: runc run only', median(floor.runcRun), pct(floor.runcRun, 0.9)],
+      ['floor: runc run only', median(floorRun), pct(floorRun, 0.9)],
+      [
+        'floor: runc create/start/delete',
+        median(floorLife.map((f) => f.total)),
+        pct(
+          floorLife.map((f) => f.total),
+          0.9,
+        ),
+      ],
     ];
     console.log('\n== Summary: run --rm true ==');
     console.log(
       `  ${'path'.padEnd(40)} ${'median'.padStart(10)} ${'p90'.padStart(10)} ${'vs floor'.padStart(10)}`,
     );
     for (const [name, med, p90] of rows) {
+      const diff = med - floorMs;
       console.log(
-        `  ${name.padEnd(40)} ${ms(med).padStart(10)} ${ms(p90).padStart(10)} ${`${med - floorMs >= 0 ? '+' : ''}${(med - floorMs).toFixed(1)}`.padStart(10)}`,
+        `  ${name.padEnd(40)} ${ms(med).padStart(10)} ${ms(p90).padStart(10)} ${`${diff >= 0 ? '+' : ''}${diff.toFixed(1)}`.padStart(10)}`,
       );
     }
     console.log(
       `  ${'Debian Docker (from the issue)'.padEnd(40)} ${`~${DOCKER_REFERENCE_MS} ms`.padStart(10)}`,
     );
     console.log(
-      `\n  targets: < ${TARGET_MS} ms (half of Docker's ~${DOCKER_REFERENCE_MS} ms) and within ${FLOOR_MARGIN_MS} ms of the floor (${ms(floorMs)}, mount included)`,
+      `\n  targets: < ${TARGET_MS} ms (half of Docker's ~${DOCKER_REFERENCE_MS} ms), and within ${FLOOR_MARGIN_MS} ms of the floor (${ms(floorMs)}, mount included)`,
     );
     for (const [name, med] of rows.slice(0, 2)) {
-      const a = med < TARGET_MS;
-      const b = med - floorMs <= FLOOR_MARGIN_MS;
+      const underHalf = med < TARGET_MS;
+      const nearFloor = med - floorMs <= FLOOR_MARGIN_MS;
       console.log(
-        `  ${name.padEnd(40)} < ${TARGET_MS} ms: ${a ? 'MET' : 'MISSED'} (${ms(med)});  floor + ${FLOOR_MARGIN_MS} ms: ${b ? 'MET' : 'MISSED'} (+${(med - floorMs).toFixed(1)} ms)`,
+        `  ${name.padEnd(40)} < ${TARGET_MS} ms: ${underHalf ? 'MET' : 'MISSED'} (${ms(med)});  floor + ${FLOOR_MARGIN_MS} ms: ${nearFloor ? 'MET' : 'MISSED'} (+${(med - floorMs).toFixed(1)} ms)`,
       );
     }
-    console.log(
-      `  load average now ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(`  load average now ${load()}`);
   } finally {
+    await floor?.close();
     if (api) {
       for (const id of await api.containerIds().catch(() => [] as string[])) {
         await api.request('DELETE', `/containers/${id}?force=1`).catch(() => undefined);

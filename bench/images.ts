@@ -26,7 +26,7 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -196,7 +196,10 @@ async function main(): Promise<void> {
     for (const p of blobPaths) await stat(p); // the registry's storage layout is what we think
     console.log(
       `berth image bench — node ${process.version}, ${availableParallelism()} CPUs; ` +
-        `medians of ${RUNS} runs for berth, of ${FLOOR_RUNS} for the tools` +
+        `medians of ${RUNS} runs for berth, of ${FLOOR_RUNS} for the tools; ` +
+        `load average ${loadavg()
+          .map((l) => l.toFixed(2))
+          .join(' ')}` +
         `\nimage: busybox + ${LAYERS} x ${(LAYER_BYTES / 1e6).toFixed(0)} MB random layers; ` +
         `blobs ${(compressed / 1e6).toFixed(1)} MB gzip, layers ${(uncompressed / 1e6).toFixed(1)} MB tar, ` +
         `docker-save tarball ${(tarballBytes / 1e6).toFixed(1)} MB (fixture ready in ${fmt(secs(process.hrtime.bigint() - started))})\n`,

@@ -73,7 +73,10 @@ export async function removeVolume(
   name: string,
   options: { force?: boolean } = {},
 ): Promise<void> {
-  const res = await client.stream('DELETE', volumePath(name) + queryString({ force: options.force ? '1' : undefined }));
+  const res = await client.stream(
+    'DELETE',
+    volumePath(name) + queryString({ force: options.force ? '1' : undefined }),
+  );
   await readText(res);
 }
 

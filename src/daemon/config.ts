@@ -43,6 +43,13 @@ const SETTINGS = {
   runtimes: 'runtimes',
   conmon: 'string',
   'cgroup-parent': 'string',
+  bridge: 'string',
+  bip: 'string',
+  'default-address-pools': 'pools',
+  iptables: 'boolean',
+  'ip-masq': 'boolean',
+  'ip-forward': 'boolean',
+  dns: 'strings',
   labels: 'strings',
   experimental: 'boolean',
   'live-restore': 'boolean',
@@ -101,6 +108,11 @@ function checkType(key: SettingKey, value: unknown, source: string): void {
     (kind === 'boolean' && typeof value === 'boolean') ||
     (kind === 'number' && typeof value === 'number' && Number.isFinite(value)) ||
     (kind === 'strings' && Array.isArray(value) && value.every((v) => typeof v === 'string')) ||
+    (kind === 'pools' &&
+      Array.isArray(value) &&
+      value.every(
+        (p) => p !== null && typeof p === 'object' && typeof (p as { base?: unknown }).base === 'string' && typeof (p as { size?: unknown }).size === 'number',
+      )) ||
     (kind === 'runtimes' &&
       value !== null &&
       typeof value === 'object' &&
@@ -171,6 +183,15 @@ export function mergeSettings(flags: RawSettings, file: RawSettings, configFile:
       defaultRuntime,
       conmonPath: pick('conmon', 'conmon'),
       cgroupParent: pick('cgroup-parent', '/berth'),
+      network: {
+        bridgeName: pick('bridge', 'berth0'),
+        bip: pick<string | undefined>('bip', undefined),
+        pools: pick<{ base: string; size: number }[]>('default-address-pools', []),
+        iptables: pick('iptables', true),
+        ipMasq: pick('ip-masq', true),
+        ipForward: pick('ip-forward', true),
+        dns: pick<string[]>('dns', []),
+      },
       logLevel,
       labels: pick('labels', []),
       experimental: pick('experimental', false),

@@ -29,6 +29,13 @@ interface Flags {
   addRuntime?: string[];
   conmon?: string;
   cgroupParent?: string;
+  bridge?: string;
+  bip?: string;
+  defaultAddressPool?: string[];
+  iptables?: boolean;
+  ipMasq?: boolean;
+  ipForward?: boolean;
+  dns?: string[];
   label?: string[];
   experimental?: boolean;
   liveRestore?: boolean;
@@ -62,6 +69,16 @@ function program(): Command {
     .option('--add-runtime <name=path>', 'register an OCI runtime (repeatable)', collect)
     .option('--conmon <path>', 'conmon binary (default conmon on PATH)')
     .option('--cgroup-parent <path>', 'parent cgroup of all containers (default /berth)')
+    .option('-b, --bridge <name>', 'device name of the default bridge network (default berth0)')
+    .option('--bip <cidr>', 'address and prefix of the default bridge, e.g. 172.17.0.1/16')
+    .option('--default-address-pool <base=cidr,size=n>', 'pool for new networks (repeatable)', collect)
+    .option('--iptables', 'manage iptables rules (default true)')
+    .option('--no-iptables', 'do not manage iptables rules')
+    .option('--ip-masq', 'masquerade outbound traffic of bridge networks (default true)')
+    .option('--no-ip-masq', 'do not masquerade outbound traffic')
+    .option('--ip-forward', 'enable the host IPv4 forwarding containers need to reach other hosts (default true)')
+    .option('--no-ip-forward', 'leave the host IPv4 forwarding setting alone')
+    .option('--dns <address>', 'DNS server for containers and for the embedded DNS to forward to (repeatable)', collect)
     .option('--label <key=value>', 'daemon label (repeatable)', collect)
     .option('--experimental', 'enable experimental features')
     .option('--live-restore', 'keep containers running while the daemon is down (always on in berth)')
@@ -105,6 +122,22 @@ function flagSettings(flags: Flags): RawSettings {
   }
   set('conmon', flags.conmon);
   set('cgroup-parent', flags.cgroupParent);
+  set('bridge', flags.bridge);
+  set('bip', flags.bip);
+  if (flags.defaultAddressPool) {
+    set(
+      'default-address-pools',
+      flags.defaultAddressPool.map((spec) => {
+        const fields = Object.fromEntries(spec.split(',').map((kv) => kv.split('=') as [string, string]));
+        if (!fields['base'] || !fields['size']) throw new Error(`invalid --default-address-pool ${spec}: expected base=<cidr>,size=<n>`);
+        return { base: fields['base'], size: Number(fields['size']) };
+      }),
+    );
+  }
+  if (process.argv.some((a) => a === '--iptables' || a === '--no-iptables')) set('iptables', flags.iptables);
+  if (process.argv.some((a) => a === '--ip-masq' || a === '--no-ip-masq')) set('ip-masq', flags.ipMasq);
+  if (process.argv.some((a) => a === '--ip-forward' || a === '--no-ip-forward')) set('ip-forward', flags.ipForward);
+  set('dns', flags.dns);
   set('labels', flags.label);
   set('experimental', flags.experimental);
   set('live-restore', flags.liveRestore);

@@ -15,6 +15,22 @@ export interface EngineConfig {
   /** Parent of every container's cgroup (`<parent>/<id>`). */
   cgroupParent: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  network: {
+    /** Device name of the default bridge. */
+    bridgeName: string;
+    /** The default bridge's gateway address and prefix (dockerd's --bip). */
+    bip: string | undefined;
+    /** Pools new networks take subnets from (dockerd's --default-address-pool). */
+    pools: { base: string; size: number }[];
+    /** Manage iptables rules (forwarding, isolation, DNAT). */
+    iptables: boolean;
+    /** Masquerade traffic leaving the host from bridge networks. */
+    ipMasq: boolean;
+    /** Turn on the host's IPv4 forwarding (needed for containers to reach other hosts). */
+    ipForward: boolean;
+    /** DNS servers for containers and for the embedded DNS to forward to; empty = the host's. */
+    dns: string[];
+  };
   labels: string[];
   experimental: boolean;
   debug: boolean;

@@ -14,6 +14,9 @@ import { ContainerIO } from './containers/io.js';
 import { ContainerService } from './containers/service.js';
 import { findExecutable, findInit, probeSpecContext, usableRuntimes } from './containers/setup.js';
 import { ContainerStore } from './containers/store.js';
+import { HostNetDriver } from './networks/host-driver.js';
+import { VolumeService } from './volumes/service.js';
+import { NetworkService } from './networks/service.js';
 import { SystemService, type BuildInfo } from './system/system.js';
 
 /** Settings a SIGHUP may change without a restart; the rest need one. */
@@ -40,6 +43,8 @@ export class Engine {
   readonly io: ContainerIO;
   readonly exec: ExecService;
   readonly files: ContainerFiles;
+  readonly networks: NetworkService;
+  readonly volumes: VolumeService;
 
   private constructor(
     config: EngineConfig,
@@ -52,6 +57,8 @@ export class Engine {
     io: ContainerIO,
     exec: ExecService,
     files: ContainerFiles,
+    networks: NetworkService,
+    volumes: VolumeService,
   ) {
     this.config = config;
     this.logger = logger;
@@ -63,6 +70,8 @@ export class Engine {
     this.io = io;
     this.exec = exec;
     this.files = files;
+    this.networks = networks;
+    this.volumes = volumes;
   }
 
   static async start(config: EngineConfig, build: BuildInfo, logger: Logger): Promise<Engine> {
@@ -96,6 +105,7 @@ export class Engine {
       logLevel: config.logLevel === 'debug' ? 'debug' : config.logLevel === 'info' ? 'info' : 'warning',
     });
     const specContext = await probeSpecContext();
+    const volumes = await VolumeService.open({ dataRoot: config.dataRoot, events, logger });
     const containers = new ContainerService({
       store: new ContainerStore(join(config.dataRoot, 'containers')),
       images: images.service,
@@ -107,6 +117,16 @@ export class Engine {
       defaultRuntime: () => system.defaultRuntime(),
       initPath: await findInit(),
       specContext: () => Promise.resolve(specContext),
+      volumes: {
+        create: async (name, containerId) =>
+          (await volumes.create(name ? { Name: name } : {}, { reference: containerId })).name,
+        mount: (name, containerId, info) => volumes.mount(name, containerId, info),
+        unmount: (name, containerId) => volumes.unmount(name, containerId),
+        release: (name, containerId) => volumes.release(name, containerId),
+        remove: (name) => volumes.remove(name),
+        copyUp: (name, fromDir) => volumes.copyUp(name, fromDir),
+        rebuildUsers: (pairs) => volumes.rebuildUsers(pairs),
+      },
     });
     images.service.setUsers({
       running: (id) => containers.imageUsers(id, true),
@@ -120,10 +140,37 @@ export class Engine {
     const exec = new ExecService(containers);
     const files = new ContainerFiles(containers);
     const health = new HealthChecker(containers, exec);
+    const firewallPrefix = config.network.bridgeName
+      .replace(/[^A-Za-z0-9_]/g, '_')
+      .toUpperCase()
+      .slice(0, 16);
+    const ref: { networks?: NetworkService } = {};
+    const networks = new NetworkService(config.dataRoot, {
+      events,
+      logger,
+      containers,
+      driver: new HostNetDriver(firewallPrefix, config.network.ipMasq, (ip) => ref.networks?.bridgeFor(ip)),
+      settings: config.network,
+    });
+    ref.networks = networks;
     await containers.open();
+    await networks.open();
     for (const c of containers.all()) health.resume(c);
 
-    const engine = new Engine(config, logger, journal, events, system, images, containers, io, exec, files);
+    const engine = new Engine(
+      config,
+      logger,
+      journal,
+      events,
+      system,
+      images,
+      containers,
+      io,
+      exec,
+      files,
+      networks,
+      volumes,
+    );
     engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
     engine.pruneTimer.unref();
     engine.publishDaemonEvent('start');
@@ -158,7 +205,9 @@ export class Engine {
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
     this.containers.close();
-    if (!this.containers.all().some((c) => c.running)) await removeEmptyCgroupParent(this.config.cgroupParent);
+    await this.networks.close();
+    if (!this.containers.all().some((c) => c.running))
+      await removeEmptyCgroupParent(this.config.cgroupParent);
     this.publishDaemonEvent('stop');
     await this.journal.close();
   }

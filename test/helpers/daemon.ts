@@ -1,9 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
 import { waitFor } from './poll.js';
 
@@ -33,6 +35,10 @@ export class TestDaemon {
   readonly extraArgs: string[];
   /** A cgroup parent of this daemon's own, removed by cleanup(). */
   readonly cgroupParent: string;
+  /** The default bridge's device name, unique to this daemon (also its iptables chain prefix). */
+  readonly bridge: string;
+  /** The default bridge's subnet third octet in 10.231.0.0/16. */
+  private subnetOctet = -1;
   private child: ChildProcess | undefined;
   private output = '';
   private exited: Promise<number | null> = Promise.resolve(null);
@@ -45,6 +51,7 @@ export class TestDaemon {
     this.pidfile = join(dir, 'berthd.pid');
     this.extraArgs = extraArgs;
     this.cgroupParent = `/berthtest-${basename(dir).replace(/^berth-it-/, '')}`;
+    this.bridge = `btt${randomBytes(4).toString('hex')}0`;
   }
 
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
@@ -80,6 +87,17 @@ export class TestDaemon {
       '--config-file',
       join(this.dir, 'daemon.json'),
       ...(this.extraArgs.includes('--cgroup-parent') ? [] : ['--cgroup-parent', this.cgroupParent]),
+      '--bridge',
+      this.bridge,
+      '--bip',
+      `10.231.${this.subnetOctet}.1/24`,
+      '--default-address-pool',
+      'base=10.232.0.0/16,size=24',
+      '--no-ip-masq',
+      '--no-ip-forward',
+      // Names the embedded DNS does not know are forwarded here: loopback, so never off the machine.
+      '--dns',
+      '127.0.0.1',
       ...this.extraArgs,
     ];
   }
@@ -88,6 +106,7 @@ export class TestDaemon {
   async launch(): Promise<void> {
     const { writeFile, access } = await import('node:fs/promises');
     await access(join(this.dir, 'daemon.json')).catch(() => writeFile(join(this.dir, 'daemon.json'), '{}\n'));
+    if (this.subnetOctet < 0) this.subnetOctet = await freeSubnetOctet();
     const child = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
@@ -119,13 +138,58 @@ export class TestDaemon {
 
   /** Stops the daemon if it runs and removes its directory. */
   async cleanup(): Promise<void> {
+    const bridges = await this.networkBridges();
     await this.stop('SIGTERM');
+    for (const name of [this.bridge, ...bridges]) await run('ip', ['link', 'del', name]).catch(() => undefined);
+    await cleanupFirewall(this.bridge.toUpperCase()).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
     const { readdir, rmdir } = await import('node:fs/promises');
     for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
       await rmdir(join('/sys/fs/cgroup', hierarchy, this.cgroupParent)).catch(() => undefined);
     }
   }
+
+  /** Bridges of the user networks this daemon made (for cleanup). */
+  private async networkBridges(): Promise<string[]> {
+    return new Promise((resolve) => {
+      const req = request({ socketPath: this.socket, path: '/networks', method: 'GET', timeout: 2000 }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => {
+          try {
+            const nets = JSON.parse(body) as { Options?: Record<string, string>; Id: string; Name: string }[];
+            resolve(
+              nets
+                .filter((n) => !['bridge', 'host', 'none'].includes(n.Name))
+                .map((n) => n.Options?.['com.docker.network.bridge.name'] ?? `bth-${n.Id.slice(0, 11)}`),
+            );
+          } catch {
+            resolve([]);
+          }
+        });
+      });
+      req.on('error', () => resolve([]));
+      req.end();
+    });
+  }
+}
+
+const run = promisify(execFile);
+
+/** A 10.231.N.0/24 that no route on this host uses yet. */
+async function freeSubnetOctet(): Promise<number> {
+  const { stdout } = await run('ip', ['-4', 'route', 'show', 'table', 'all']);
+  for (let i = 0; i < 200; i++) {
+    const n = 1 + Math.floor(Math.random() * 250);
+    if (!stdout.includes(`10.231.${n}.`)) return n;
+  }
+  throw new Error('no free 10.231.N.0/24 subnet for a test daemon');
+}
+
+/** Removes a test daemon's iptables chains and jump rules. */
+async function cleanupFirewall(prefix: string): Promise<void> {
+  const { cleanup } = await import('../../src/runtime/net/iptables.js');
+  await cleanup(prefix);
 }
 
 /** Status of `GET /_ping` on a socket, or 0 when nothing answers. */

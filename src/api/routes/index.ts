@@ -4,6 +4,8 @@ import type { Route } from '../router.js';
 import { containerIORoutes } from './container-io.js';
 import { containerRoutes } from './containers.js';
 import { execRoutes } from './exec.js';
+import { networkRoutes } from './networks.js';
+import { volumeRoutes } from './volumes.js';
 import { eventRoutes } from './events.js';
 import { imageRoutes } from './images.js';
 import { systemRoutes } from './system.js';
@@ -16,7 +18,27 @@ export function allRoutes(engine: Engine): Route[] {
       version: () => engine.system.version(),
       diskUsage: async () => {
         const views = await engine.images.list(new FilterArgs(), true);
-        return { images: views, layersSize: views.reduce((sum, v) => sum + v.record.size, 0) };
+        const containers = [];
+        for (const c of engine.containers.all()) {
+          const image = engine.images.service.meta.get(c.record.Image);
+          const sizeRw = await engine.files.upperSize(c);
+          containers.push({
+            container: c,
+            paths: {
+              dir: engine.containers.dir(c),
+              lowerDirs: image ? engine.images.service.lowerDirs(image) : [],
+              execIds: [...c.execIds],
+              sizeRw,
+              sizeRootFs: sizeRw + (image?.size ?? 0),
+            },
+          });
+        }
+        return {
+          images: views,
+          layersSize: views.reduce((sum, v) => sum + v.record.size, 0),
+          containers,
+          volumes: await engine.volumes.diskUsage(),
+        };
       },
     }),
     ...eventRoutes({ stream: (options) => engine.events.stream(options) }),
@@ -37,5 +59,7 @@ export function allRoutes(engine: Engine): Route[] {
     }),
     ...containerIORoutes({ service: engine.containers, io: engine.io, files: engine.files }),
     ...execRoutes({ containers: engine.containers, exec: engine.exec }),
+    ...networkRoutes(engine.networks),
+    ...volumeRoutes(engine.volumes),
   ];
 }

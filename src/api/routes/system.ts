@@ -1,6 +1,10 @@
 import { readdirSync } from 'node:fs';
 
+import type { Container } from '../../engine/containers/service.js';
 import type { ImageView } from '../../engine/images/service.js';
+import type { VolumeUsage, VolumeView } from '../../engine/volumes/service.js';
+import { toContainerSummary, type ContainerPaths } from '../wire/containers.js';
+import { toVolume } from '../wire/volumes.js';
 import type { SystemInfo, VersionInfo } from '../../engine/system/system.js';
 import { sendJson, sendText } from '../respond.js';
 import type { RequestContext, Route } from '../router.js';
@@ -11,7 +15,12 @@ import { toInfoResponse, toVersionResponse } from '../wire/system.js';
 export interface SystemBackend {
   info(openFiles: number): SystemInfo;
   version(): VersionInfo;
-  diskUsage(): Promise<{ images: ImageView[]; layersSize: number }>;
+  diskUsage(): Promise<{
+    images: ImageView[];
+    layersSize: number;
+    containers: { container: Container; paths: ContainerPaths }[];
+    volumes: { view: VolumeView; usage: VolumeUsage }[];
+  }>;
 }
 
 function ping(ctx: RequestContext): void {
@@ -59,8 +68,8 @@ export function systemRoutes(backend: SystemBackend): Route[] {
         sendJson(ctx.res, 200, {
           LayersSize: usage.layersSize,
           Images: usage.images.map((v) => toImageSummary(v, ctx.apiVersion)),
-          Containers: [],
-          Volumes: [],
+          Containers: usage.containers.map(({ container, paths }) => toContainerSummary(container, paths)),
+          Volumes: usage.volumes.map(({ view, usage: u }) => toVolume(view, u)),
           BuildCache: [],
         });
       },

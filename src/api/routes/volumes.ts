@@ -1,4 +1,5 @@
 import type { VolumeService } from '../../engine/volumes/service.js';
+import { UnavailableError } from '../../errors.js';
 import { FilterArgs } from '../../util/filters.js';
 import { lessThan } from '../version.js';
 import { queryBool, readJsonBody, sendJson, sendNoContent } from '../respond.js';
@@ -42,6 +43,15 @@ export function volumeRoutes(service: VolumeService): Route[] {
       path: '/volumes/{name}',
       handler: (ctx) => {
         sendJson(ctx.res, 200, toVolume(service.get(ctx.params['name'] ?? '')));
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/volumes/{name}',
+      minApiVersion: '1.42',
+      handler: () => {
+        // Only swarm cluster volumes can be updated, and berth has no swarm.
+        throw new UnavailableError('volume update only valid for cluster volumes, but swarm is unavailable');
       },
     },
     {

@@ -143,10 +143,12 @@ export function commandOf(config: ContainerConfig): { path: string; args: string
 }
 
 /**
- * Bind and tmpfs mounts from Binds, Mounts and Tmpfs, validated as Docker
- * does. Named and anonymous volumes are refused until volumes exist.
+ * Bind, volume and tmpfs mounts from Binds, Mounts and Tmpfs, plus an
+ * anonymous volume for each path of the image's and request's Volumes that
+ * nothing else mounts; validated as Docker does. Volume names are resolved
+ * (and anonymous ones named) by the container service.
  */
-export function resolveMounts(hc: HostConfig): MountPointRecord[] {
+export function resolveMounts(hc: HostConfig, volumes?: Record<string, object> | null): MountPointRecord[] {
   const mounts: MountPointRecord[] = [];
   const seen = new Set<string>();
   const add = (m: MountPointRecord): void => {
@@ -163,11 +165,6 @@ export function resolveMounts(hc: HostConfig): MountPointRecord[] {
     if (!dest.startsWith('/')) {
       throw new InvalidParameterError(
         `invalid volume specification: '${bind}': invalid mount config for type "bind": invalid mount path: '${dest}' mount path must be absolute`,
-      );
-    }
-    if (!source.startsWith('/')) {
-      throw new InvalidParameterError(
-        `named volumes are not supported by berth yet: '${bind}' (use an absolute host path for a bind mount)`,
       );
     }
     const opts = mode.split(',').filter(Boolean);
@@ -189,6 +186,25 @@ export function resolveMounts(hc: HostConfig): MountPointRecord[] {
       ) {
         throw new InvalidParameterError(`invalid mode: ${o}`);
       }
+    }
+    if (!source.startsWith('/')) {
+      if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(source)) {
+        throw new InvalidParameterError(
+          `create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+        );
+      }
+      add({
+        Type: 'volume',
+        Name: source,
+        Source: '',
+        Destination: dest,
+        Driver: 'local',
+        Mode: mode,
+        RW: !opts.includes('ro'),
+        Propagation: '',
+        NoCopy: opts.includes('nocopy'),
+      });
+      continue;
     }
     add({
       Type: 'bind',
@@ -237,7 +253,18 @@ export function resolveMounts(hc: HostConfig): MountPointRecord[] {
         TmpfsOptions: opts.join(','),
       });
     } else if (m.Type === 'volume') {
-      throw new InvalidParameterError('volume mounts are not supported by berth yet');
+      add({
+        Type: 'volume',
+        Name: m.Source ?? '',
+        Source: '',
+        Destination: m.Target,
+        Driver: 'local',
+        Mode: '',
+        RW: !m.ReadOnly,
+        Propagation: '',
+        NoCopy: m.VolumeOptions?.NoCopy ?? false,
+        Anonymous: !m.Source,
+      });
     } else {
       throw new InvalidParameterError(`mount type unknown: "${String((m as { Type: unknown }).Type)}"`);
     }
@@ -252,6 +279,22 @@ export function resolveMounts(hc: HostConfig): MountPointRecord[] {
       RW: !options.split(',').includes('ro'),
       Propagation: '',
       TmpfsOptions: options,
+    });
+  }
+  for (const dest of Object.keys(volumes ?? {})) {
+    const clean = dest.replace(/\/+$/, '') || '/';
+    if (seen.has(clean)) continue;
+    if (!clean.startsWith('/')) throw new InvalidParameterError(`invalid volume path: ${dest}`);
+    add({
+      Type: 'volume',
+      Name: '',
+      Source: '',
+      Destination: clean,
+      Driver: 'local',
+      Mode: '',
+      RW: true,
+      Propagation: '',
+      Anonymous: true,
     });
   }
   return mounts;

@@ -49,7 +49,8 @@ export class HealthChecker {
     if (fresh) c.state.Health = { Status: 'starting', FailingStreak: 0, Log: [] };
     const interval = (hc?.Interval ?? 0) > 0 ? (hc?.Interval ?? 0) / NS_PER_MS : DEFAULT_INTERVAL_MS;
     const startInterval = (hc?.StartInterval ?? 0) > 0 ? (hc?.StartInterval ?? 0) / NS_PER_MS : interval;
-    const inStartPeriod = (): boolean => Date.now() - Date.parse(c.state.StartedAt) < (hc?.StartPeriod ?? 0) / NS_PER_MS;
+    const inStartPeriod = (): boolean =>
+      Date.now() - Date.parse(c.state.StartedAt) < (hc?.StartPeriod ?? 0) / NS_PER_MS;
     const tick = (): void => {
       if (c.state.Status !== 'running' && c.state.Status !== 'paused') return;
       void this.probe(c, command, inStartPeriod())

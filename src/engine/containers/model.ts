@@ -130,6 +130,8 @@ export interface MountPointRecord {
   TmpfsOptions?: string;
   /** Anonymous volumes are removed with `rm -v`. */
   Anonymous?: boolean;
+  /** Do not fill an empty volume with the image's content. */
+  NoCopy?: boolean;
 }
 
 export interface ContainerRecord {

@@ -65,6 +65,24 @@ export class Container {
   }
 }
 
+/** What containers need from the volume service (named and anonymous volumes). */
+export interface VolumeBinding {
+  /** Creates the volume if needed (anonymous when `name` is undefined) and records the container as a user; returns its name. */
+  create(name: string | undefined, containerId: string): Promise<string>;
+  /** Mounts it for a starting container; returns the host path to bind. */
+  mount(
+    name: string,
+    containerId: string,
+    info: { destination: string; readWrite: boolean; propagation: string },
+  ): Promise<string>;
+  unmount(name: string, containerId: string): Promise<void>;
+  release(name: string, containerId: string): void;
+  remove(name: string): Promise<void>;
+  /** Fills an empty volume with what the image has at the mount path. */
+  copyUp(name: string, fromDir: string): Promise<boolean>;
+  rebuildUsers(pairs: { name: string; containerId: string; mounted: boolean }[]): void;
+}
+
 export interface ContainerServiceDeps {
   store: ContainerStore;
   images: ImageService;
@@ -76,6 +94,7 @@ export interface ContainerServiceDeps {
   defaultRuntime: () => string;
   initPath: string | undefined;
   specContext: () => Promise<SpecContext>;
+  volumes?: VolumeBinding | undefined;
 }
 
 export interface ContainerFilters {
@@ -118,7 +137,8 @@ export class ContainerService {
   private stopWatching: (() => void) | undefined;
   private shuttingDown = false;
   /** Set by the network service: the endpoints a new container starts with (throws for unknown networks). */
-  networkResolver: ((mode: string, endpoints: Record<string, unknown> | undefined) => object | undefined) | undefined;
+  networkResolver:
+    ((mode: string, endpoints: Record<string, unknown> | undefined) => object | undefined) | undefined;
 
   /** Hooks other services (networks, volumes, exec) register. */
   readonly hooks: {
@@ -141,6 +161,15 @@ export class ContainerService {
       await rm(this.deps.store.dir(id), { recursive: true, force: true });
     }
     for (const { record, state } of containers) this.containers.set(record.ID, new Container(record, state));
+    this.deps.volumes?.rebuildUsers(
+      [...this.containers.values()].flatMap((c) =>
+        c.record.Mounts.filter((m) => m.Type === 'volume' && m.Name).map((m) => ({
+          name: m.Name ?? '',
+          containerId: c.id,
+          mounted: c.running,
+        })),
+      ),
+    );
     this.stopWatching = this.deps.driver.watchExits((id) => {
       const c = this.containers.get(id);
       if (c)
@@ -272,10 +301,24 @@ export class ContainerService {
     if (hc.NetworkMode.startsWith('container:') || !this.networkResolver) {
       validateNetworkMode(hc.NetworkMode, (ref) => this.find(ref));
     }
-    const network = this.networkResolver?.(hc.NetworkMode, req.NetworkingConfig?.EndpointsConfig ?? undefined);
+    const network = this.networkResolver?.(
+      hc.NetworkMode,
+      req.NetworkingConfig?.EndpointsConfig ?? undefined,
+    );
     const config = mergeConfig(req.Config, imageConfig.config, imageName);
     const command = commandOf(config);
-    const mounts = resolveMounts(hc);
+    const mounts = resolveMounts(hc, config.Volumes);
+    for (const spec of hc.VolumesFrom ?? []) {
+      const [ref = '', mode = ''] = spec.split(':');
+      const source = this.get(ref);
+      for (const m of source.record.Mounts) {
+        if (m.Type === 'tmpfs' || mounts.some((x) => x.Destination === m.Destination)) continue;
+        mounts.push({ ...m, RW: mode === 'ro' ? false : mode === 'rw' ? true : m.RW, Anonymous: false });
+      }
+    }
+    if (mounts.some((m) => m.Type === 'volume') && !this.deps.volumes) {
+      throw new InvalidParameterError('volumes are not available in this daemon');
+    }
 
     const id = randomBytes(32).toString('hex');
     const name = nameArg ? normalizeName(nameArg) : this.uniqueRandomName();
@@ -305,6 +348,12 @@ export class ContainerService {
     const c = new Container(record, initialState());
     this.containers.set(id, c);
     try {
+      for (const m of mounts) {
+        if (m.Type === 'volume') {
+          m.Name = await (this.deps.volumes as VolumeBinding).create(m.Name || undefined, id);
+          m.Source = '';
+        }
+      }
       const dir = this.dir(c);
       for (const d of ['upper', 'work', 'merged', 'persist', 'init'])
         await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
@@ -313,6 +362,7 @@ export class ContainerService {
       await this.deps.store.saveRecord(record);
     } catch (err) {
       this.containers.delete(id);
+      for (const m of mounts) if (m.Type === 'volume' && m.Name) this.deps.volumes?.release(m.Name, id);
       await this.deps.store.remove(id).catch(() => undefined);
       throw err;
     }
@@ -357,6 +407,7 @@ export class ContainerService {
       await rm(join(dir, 'persist'), { recursive: true, force: true });
       await mkdir(join(dir, 'persist'), { recursive: true, mode: 0o700 });
       await this.mountRootfs(c);
+      await this.mountVolumes(c);
       const hc = c.record.HostConfig;
       await writeContainerFiles(
         dir,
@@ -414,6 +465,7 @@ export class ContainerService {
       for (const listener of this.startListeners) listener(c);
     } catch (err) {
       await driver.delete(c.record.Runtime, c.id).catch(() => undefined);
+      await this.unmountVolumes(c);
       await unmount(join(dir, 'merged')).catch(() => undefined);
       const message = errorMessage(err);
       c.state = {
@@ -425,6 +477,38 @@ export class ContainerService {
       await this.save(c);
       for (const deliver of c.pendingAttach.splice(0)) deliver('');
       throw startError(err);
+    }
+  }
+
+  /** Fills new volumes from the image (unless nocopy) and mounts them; records each one's host path. */
+  private async mountVolumes(c: Container): Promise<void> {
+    const volumes = this.deps.volumes;
+    if (!volumes) return;
+    const rootfs = join(this.dir(c), 'merged');
+    for (const m of c.record.Mounts) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      if (!m.NoCopy) {
+        const { resolveInRoot } = await import('./fsops.js');
+        await volumes.copyUp(m.Name, await resolveInRoot(rootfs, m.Destination)).catch((err: unknown) => {
+          this.deps.logger.warn(
+            { err: errorMessage(err), volume: m.Name },
+            'copying image content into the volume failed',
+          );
+        });
+      }
+      m.Source = await volumes.mount(m.Name, c.id, {
+        destination: m.Destination,
+        readWrite: m.RW,
+        propagation: m.Propagation,
+      });
+    }
+    await this.deps.store.saveRecord(c.record);
+  }
+
+  private async unmountVolumes(c: Container): Promise<void> {
+    for (const m of c.record.Mounts) {
+      if (m.Type === 'volume' && m.Name)
+        await this.deps.volumes?.unmount(m.Name, c.id).catch(() => undefined);
     }
   }
 
@@ -509,11 +593,12 @@ export class ContainerService {
       exitCode: String(exitCode),
       execDuration: String(Math.max(0, Math.floor(ranFor / 1000))),
     });
-    for (const hook of this.hooks.afterExit) await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'exit hook failed'));
+    for (const hook of this.hooks.afterExit)
+      await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'exit hook failed'));
     for (const resolve of c.exitWaiters.splice(0)) resolve(exitCode);
 
     if (c.record.HostConfig.AutoRemove && !this.shuttingDown) {
-      await this.destroy(c, false);
+      await this.destroy(c, false, true);
       return;
     }
     if (!this.shuttingDown && shouldRestart(c.record.HostConfig.RestartPolicy, c.state, exitCode)) {
@@ -807,12 +892,12 @@ export class ContainerService {
       throw new SystemError(`could not kill running container ${c.id}, cannot remove`);
     }
     await c.serialize(async () => {
-      if (this.containers.has(c.id)) await this.destroy(c, false);
+      if (this.containers.has(c.id)) await this.destroy(c, false, options.volumes);
     });
   }
 
   /** Removes everything of a stopped container and publishes `destroy`. */
-  private async destroy(c: Container, quiet: boolean): Promise<void> {
+  private async destroy(c: Container, quiet: boolean, removeVolumes = false): Promise<void> {
     c.state.Status = 'removing';
     await this.save(c).catch(() => undefined);
     for (const hook of this.hooks.beforeRemove)
@@ -826,6 +911,20 @@ export class ContainerService {
     await this.deps.driver.clearExit(c.id);
     await this.deps.store.remove(c.id);
     this.containers.delete(c.id);
+    for (const m of c.record.Mounts) {
+      if (m.Type !== 'volume' || !m.Name) continue;
+      this.deps.volumes?.release(m.Name, c.id);
+      if (removeVolumes && m.Anonymous) {
+        await this.deps.volumes
+          ?.remove(m.Name)
+          .catch((err: unknown) =>
+            this.deps.logger.warn(
+              { err: errorMessage(err), volume: m.Name },
+              'removing anonymous volume failed',
+            ),
+          );
+      }
+    }
     if (!quiet) this.publish(c, 'destroy');
     for (const resolve of c.removedWaiters.splice(0)) resolve();
     for (const resolve of c.exitWaiters.splice(0)) resolve(c.state.ExitCode);

@@ -74,13 +74,15 @@ export async function buildContainerSpec(
     ulimits: (hc.Ulimits ?? []).map((u) => ({ name: u.Name, soft: u.Soft, hard: u.Hard })),
     hostLimits: inputs.context.hostLimits,
     mounts: [
-      ...record.Mounts.filter((m) => m.Type === 'bind').map((m) => ({
-        destination: m.Destination,
-        type: 'bind' as const,
-        source: m.Source,
-        readonly: !m.RW,
-        propagation: m.Propagation || 'rprivate',
-      })),
+      ...record.Mounts.filter((m) => m.Type === 'bind' || (m.Type === 'volume' && m.Source !== '')).map(
+        (m) => ({
+          destination: m.Destination,
+          type: 'bind' as const,
+          source: m.Source,
+          readonly: !m.RW,
+          propagation: m.Propagation || 'rprivate',
+        }),
+      ),
       ...record.Mounts.filter((m) => m.Type === 'tmpfs').map((m) => ({
         destination: m.Destination,
         type: 'tmpfs' as const,

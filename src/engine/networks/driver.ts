@@ -33,6 +33,17 @@ export interface NetDriver {
     m: { proto: 'tcp' | 'udp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number },
   ): Promise<void>;
   removeContainerPorts(containerId: string): Promise<void>;
-  startProxy(o: { proto: 'tcp' | 'udp'; hostIp: string; hostPort: number; containerIp: string; containerPort: number }): Promise<ProxyHandle>;
-  startDns(address: string, resolve: (name: string) => string[] | undefined): Promise<DnsHandle>;
+  startProxy(o: {
+    proto: 'tcp' | 'udp';
+    hostIp: string;
+    hostPort: number;
+    containerIp: string;
+    containerPort: number;
+  }): Promise<ProxyHandle>;
+  /** `upstream` empty = the host's nameservers. */
+  startDns(
+    address: string,
+    resolve: (name: string) => string[] | undefined,
+    upstream: string[],
+  ): Promise<DnsHandle>;
 }

@@ -28,7 +28,10 @@ describe('AddressPool', () => {
 
 describe('pickSubnet', () => {
   it('skips subnets that overlap what is taken', () => {
-    const s = pickSubnet([{ base: '10.231.0.0/16', size: 24 }], [parseSubnet('10.231.0.0/24'), parseSubnet('10.231.1.0/24')]);
+    const s = pickSubnet(
+      [{ base: '10.231.0.0/16', size: 24 }],
+      [parseSubnet('10.231.0.0/24'), parseSubnet('10.231.1.0/24')],
+    );
     assert.equal(s.cidr, '10.231.2.0/24');
   });
   it('normalizes CIDRs', () => {

@@ -24,7 +24,8 @@ export function parseSubnet(cidr: string): Subnet {
   const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d{1,2})$/.exec(cidr.trim());
   if (!m) throw new InvalidParameterError(`invalid CIDR address: ${cidr}`);
   const prefix = Number(m[2]);
-  if (prefix > 30 || prefix < 8) throw new InvalidParameterError(`invalid subnet ${cidr}: prefix must be between /8 and /30`);
+  if (prefix > 30 || prefix < 8)
+    throw new InvalidParameterError(`invalid subnet ${cidr}: prefix must be between /8 and /30`);
   const size = 2 ** (32 - prefix);
   const network = Math.floor(ipToInt(m[1] ?? '') / size) * size;
   return { cidr: `${intToIp(network)}/${prefix}`, network, prefix, size };
@@ -57,18 +58,28 @@ export class AddressPool {
       throw new InvalidParameterError(`gateway ${this.gateway} is not in subnet ${subnet.cidr}`);
     }
     this.range = ipRange ? parseSubnet(ipRange) : subnet;
-    if (ipRange && !(this.range.network >= subnet.network && this.range.network + this.range.size <= subnet.network + subnet.size)) {
+    if (
+      ipRange &&
+      !(
+        this.range.network >= subnet.network &&
+        this.range.network + this.range.size <= subnet.network + subnet.size
+      )
+    ) {
       throw new InvalidParameterError(`ip-range ${ipRange} is not in subnet ${subnet.cidr}`);
     }
   }
 
   allocate(requested?: string): string {
     const reserved = (n: number): boolean =>
-      n === this.subnet.network || n === this.subnet.network + this.subnet.size - 1 || n === ipToInt(this.gateway);
+      n === this.subnet.network ||
+      n === this.subnet.network + this.subnet.size - 1 ||
+      n === ipToInt(this.gateway);
     if (requested) {
       const n = ipToInt(requested);
       if (!contains(this.subnet, requested)) {
-        throw new InvalidParameterError(`no configured subnet or ip-range contain the IP address ${requested}`);
+        throw new InvalidParameterError(
+          `no configured subnet or ip-range contain the IP address ${requested}`,
+        );
       }
       if (reserved(n) || this.used.has(n)) throw new ConflictError(`Address already in use`);
       this.used.add(n);
@@ -79,7 +90,9 @@ export class AddressPool {
       this.used.add(n);
       return intToIp(n);
     }
-    throw new ConflictError(`no available IPv4 addresses on this network's address pools: ${this.subnet.cidr}`);
+    throw new ConflictError(
+      `no available IPv4 addresses on this network's address pools: ${this.subnet.cidr}`,
+    );
   }
 
   /** Marks an address in use (rebuilding state at daemon start). */
@@ -115,7 +128,9 @@ export function pickSubnet(pools: { base: string; size: number }[], taken: Subne
       if (!taken.some((t) => overlaps(t, candidate))) return candidate;
     }
   }
-  throw new ConflictError('could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network');
+  throw new ConflictError(
+    'could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network',
+  );
 }
 
 function parseSubnetLoose(cidr: string): Subnet {

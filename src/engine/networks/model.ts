@@ -7,7 +7,11 @@ export interface NetworkRecord {
   Internal: boolean;
   Attachable: boolean;
   EnableIPv6: boolean;
-  IPAM: { Driver: string; Options: Record<string, string>; Config: { Subnet: string; Gateway: string; IPRange?: string }[] };
+  IPAM: {
+    Driver: string;
+    Options: Record<string, string>;
+    Config: { Subnet: string; Gateway: string; IPRange?: string }[];
+  };
   Options: Record<string, string>;
   Labels: Record<string, string>;
   /** The Linux bridge (bridge driver only). */

@@ -2,15 +2,35 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { ConflictError, ForbiddenError, InvalidParameterError, NotFoundError, errorMessage } from '../../errors.js';
+import {
+  ConflictError,
+  ForbiddenError,
+  InvalidParameterError,
+  NotFoundError,
+  errorMessage,
+} from '../../errors.js';
 import { readJsonFile, writeFileAtomic } from '../../storage/atomic.js';
 import type { FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
 import type { EventBus } from '../events/bus.js';
 import type { Container, ContainerService } from '../containers/service.js';
 import { hostsFile, resolvConf } from '../containers/files.js';
-import { AddressPool, defaultPools, overlaps, parseSubnet, pickSubnet, type Subnet } from './ipam.js';
-import { PREDEFINED, type ContainerNetwork, type EndpointSettings, type NetworkRecord, type PortBinding } from './model.js';
+import {
+  AddressPool,
+  contains,
+  defaultPools,
+  overlaps,
+  parseSubnet,
+  pickSubnet,
+  type Subnet,
+} from './ipam.js';
+import {
+  PREDEFINED,
+  type ContainerNetwork,
+  type EndpointSettings,
+  type NetworkRecord,
+  type PortBinding,
+} from './model.js';
 import type { NetDriver, ProxyHandle, DnsHandle } from './driver.js';
 
 export interface NetworkSettings {
@@ -22,6 +42,8 @@ export interface NetworkSettings {
   pools: { base: string; size: number }[];
   iptables: boolean;
   ipMasq: boolean;
+  ipForward: boolean;
+  dns: string[];
 }
 
 export const NETWORK_LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
@@ -69,6 +91,11 @@ export class NetworkService {
     }
     await this.ensurePredefined();
     if (this.deps.settings.iptables) await this.deps.driver.ensureChains();
+    if (this.deps.settings.ipForward) {
+      await writeFile('/proc/sys/net/ipv4/ip_forward', '1').catch((err: unknown) =>
+        this.deps.logger.warn({ err: errorMessage(err) }, 'could not enable IPv4 forwarding'),
+      );
+    }
     for (const net of this.networks.values()) {
       if (net.Driver !== 'bridge') continue;
       const cfg = net.IPAM.Config[0];
@@ -85,7 +112,9 @@ export class NetworkService {
         const net = this.findByName(name);
         if (net && ep.IPAddress) this.pools.get(net.Id)?.claim(ep.IPAddress);
       }
-      await this.openPorts(c).catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err), id: c.id }, 'reopening ports failed'));
+      await this.openPorts(c).catch((err: unknown) =>
+        this.deps.logger.warn({ err: errorMessage(err), id: c.id }, 'reopening ports failed'),
+      );
     }
     const hooks = this.deps.containers.hooks;
     hooks.beforeStart.push((c) => this.beforeStart(c));
@@ -105,11 +134,19 @@ export class NetworkService {
     const s = this.deps.settings;
     if (!this.findByName('bridge')) {
       const taken = await this.takenSubnets();
-      const subnet = s.bip ? parseSubnet(s.bip) : pickSubnet(s.pools.length > 0 ? s.pools : defaultPools(), taken);
-      const gateway = s.bip ? s.bip.split('/')[0] ?? '' : `${subnet.cidr.split('.').slice(0, 3).join('.')}.${(subnet.network % 256) + 1}`;
+      const subnet = s.bip
+        ? parseSubnet(s.bip)
+        : pickSubnet(s.pools.length > 0 ? s.pools : defaultPools(), taken);
+      const gateway = s.bip
+        ? (s.bip.split('/')[0] ?? '')
+        : `${subnet.cidr.split('.').slice(0, 3).join('.')}.${(subnet.network % 256) + 1}`;
       await this.save({
         ...blankNetwork('bridge', 'bridge'),
-        IPAM: { Driver: 'default', Options: {}, Config: [{ Subnet: subnet.cidr, Gateway: gatewayOf(subnet, gateway) }] },
+        IPAM: {
+          Driver: 'default',
+          Options: {},
+          Config: [{ Subnet: subnet.cidr, Gateway: gatewayOf(subnet, gateway) }],
+        },
         Options: {
           'com.docker.network.bridge.default_bridge': 'true',
           'com.docker.network.bridge.enable_icc': 'true',
@@ -121,8 +158,16 @@ export class NetworkService {
         isDefault: true,
       });
     }
-    if (!this.findByName('host')) await this.save({ ...blankNetwork('host', 'host'), IPAM: { Driver: 'default', Options: {}, Config: [] } });
-    if (!this.findByName('none')) await this.save({ ...blankNetwork('none', 'null'), IPAM: { Driver: 'default', Options: {}, Config: [] } });
+    if (!this.findByName('host'))
+      await this.save({
+        ...blankNetwork('host', 'host'),
+        IPAM: { Driver: 'default', Options: {}, Config: [] },
+      });
+    if (!this.findByName('none'))
+      await this.save({
+        ...blankNetwork('none', 'null'),
+        IPAM: { Driver: 'default', Options: {}, Config: [] },
+      });
   }
 
   private async takenSubnets(): Promise<Subnet[]> {
@@ -142,18 +187,29 @@ export class NetworkService {
     const cfg = net.IPAM.Config[0];
     if (!net.bridge || !cfg) return;
     const prefix = cfg.Subnet.split('/')[1] ?? '24';
-    await this.deps.driver.createBridge(net.bridge, `${cfg.Gateway}/${prefix}`, Number(net.Options['com.docker.network.driver.mtu'] ?? 1500));
+    await this.deps.driver.createBridge(
+      net.bridge,
+      `${cfg.Gateway}/${prefix}`,
+      Number(net.Options['com.docker.network.driver.mtu'] ?? 1500),
+    );
     if (this.deps.settings.iptables) {
       await this.deps.driver.allowBridge(net.bridge);
-      if (this.deps.settings.ipMasq && !net.Internal && net.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false') {
+      if (
+        this.deps.settings.ipMasq &&
+        !net.Internal &&
+        net.Options['com.docker.network.bridge.enable_ip_masquerade'] !== 'false'
+      ) {
         await this.deps.driver.masquerade(cfg.Subnet, net.bridge);
       }
     }
     if (!net.isDefault) {
       const handle = await this.deps.driver
-        .startDns(cfg.Gateway, (name) => this.resolveName(net, name))
+        .startDns(cfg.Gateway, (name) => this.resolveName(net, name), this.deps.settings.dns)
         .catch((err: unknown) => {
-          this.deps.logger.warn({ err: errorMessage(err), network: net.Name }, 'embedded DNS could not start');
+          this.deps.logger.warn(
+            { err: errorMessage(err), network: net.Name },
+            'embedded DNS could not start',
+          );
           return undefined;
         });
       if (handle) this.dns.set(net.Id, handle);
@@ -168,6 +224,15 @@ export class NetworkService {
 
   // ---- queries ------------------------------------------------------------
 
+  /** The bridge whose subnet holds an address. */
+  bridgeFor(ip: string): string | undefined {
+    for (const net of this.networks.values()) {
+      const pool = this.pools.get(net.Id);
+      if (pool && net.bridge && contains(pool.subnet, ip)) return net.bridge;
+    }
+    return undefined;
+  }
+
   private findByName(name: string): NetworkRecord | undefined {
     for (const n of this.networks.values()) if (n.Name === name) return n;
     return undefined;
@@ -179,7 +244,10 @@ export class NetworkService {
     if (exact) return exact;
     const byPrefix = [...this.networks.values()].filter((n) => n.Id.startsWith(ref));
     if (byPrefix.length === 1 && byPrefix[0]) return byPrefix[0];
-    if (byPrefix.length > 1) throw new InvalidParameterError(`network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`);
+    if (byPrefix.length > 1)
+      throw new InvalidParameterError(
+        `network ${ref} is ambiguous (${byPrefix.length} matches found based on ID prefix)`,
+      );
     throw new NotFoundError(`network ${ref} not found`);
   }
 
@@ -188,7 +256,8 @@ export class NetworkService {
     return [...this.networks.values()]
       .filter((n) => {
         if (!filters.fuzzyMatch('id', n.Id)) return false;
-        if (filters.get('name').length > 0 && !filters.get('name').some((p) => n.Name.includes(p))) return false;
+        if (filters.get('name').length > 0 && !filters.get('name').some((p) => n.Name.includes(p)))
+          return false;
         if (!filters.exactMatch('driver', n.Driver)) return false;
         if (!filters.matchKVList('label', n.Labels)) return false;
         if (!filters.exactMatch('scope', 'local')) return false;
@@ -222,16 +291,23 @@ export class NetworkService {
     Internal?: boolean;
     Attachable?: boolean;
     EnableIPv6?: boolean;
-    IPAM?: { Driver?: string; Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[]; Options?: Record<string, string> };
+    IPAM?: {
+      Driver?: string;
+      Config?: { Subnet?: string; Gateway?: string; IPRange?: string }[];
+      Options?: Record<string, string>;
+    };
     Options?: Record<string, string>;
     Labels?: Record<string, string>;
     CheckDuplicate?: boolean;
   }): Promise<{ Id: string; Warning: string }> {
     const name = req.Name ?? '';
     if (name === '') throw new InvalidParameterError('network name must not be empty');
-    if (PREDEFINED.includes(name)) throw new ForbiddenError(`${name} is a pre-defined network and cannot be created`);
+    if (PREDEFINED.includes(name))
+      throw new ForbiddenError(`${name} is a pre-defined network and cannot be created`);
     if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) {
-      throw new InvalidParameterError(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      throw new InvalidParameterError(
+        `invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+      );
     }
     if (this.findByName(name)) throw new ConflictError(`network with name ${name} already exists`);
     const driver = req.Driver || 'bridge';
@@ -244,15 +320,21 @@ export class NetworkService {
     const requested = configs[0];
     if (requested?.Subnet) {
       subnet = parseSubnet(requested.Subnet);
-      const clash = [...this.networks.values()].find((n) => n.IPAM.Config.some((c) => overlaps(parseSubnet(c.Subnet), subnet)));
+      const clash = [...this.networks.values()].find((n) =>
+        n.IPAM.Config.some((c) => overlaps(parseSubnet(c.Subnet), subnet)),
+      );
       if (clash) throw new ForbiddenError(`Pool overlaps with other one on this address space`);
     } else {
-      subnet = pickSubnet(this.deps.settings.pools.length > 0 ? this.deps.settings.pools : defaultPools(), taken);
+      subnet = pickSubnet(
+        this.deps.settings.pools.length > 0 ? this.deps.settings.pools : defaultPools(),
+        taken,
+      );
     }
     const gateway = gatewayOf(subnet, requested?.Gateway);
     const id = randomBytes(32).toString('hex');
     const bridge = req.Options?.['com.docker.network.bridge.name'] ?? `bth-${id.slice(0, 11)}`;
-    if (bridge.length > 15) throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
+    if (bridge.length > 15)
+      throw new InvalidParameterError(`bridge name ${bridge} is longer than 15 characters`);
     const net: NetworkRecord = {
       ...blankNetwork(name, 'bridge'),
       Id: id,
@@ -261,7 +343,13 @@ export class NetworkService {
       IPAM: {
         Driver: req.IPAM?.Driver || 'default',
         Options: req.IPAM?.Options ?? {},
-        Config: [{ Subnet: subnet.cidr, Gateway: gateway, ...(requested?.IPRange ? { IPRange: requested.IPRange } : {}) }],
+        Config: [
+          {
+            Subnet: subnet.cidr,
+            Gateway: gateway,
+            ...(requested?.IPRange ? { IPRange: requested.IPRange } : {}),
+          },
+        ],
       },
       Options: req.Options ?? {},
       Labels: req.Labels ?? {},
@@ -283,7 +371,8 @@ export class NetworkService {
 
   async remove(ref: string): Promise<void> {
     const net = this.get(ref);
-    if (PREDEFINED.includes(net.Name)) throw new ForbiddenError(`${net.Name} is a pre-defined network and cannot be removed`);
+    if (PREDEFINED.includes(net.Name))
+      throw new ForbiddenError(`${net.Name} is a pre-defined network and cannot be removed`);
     const users = this.endpointsOf(net);
     if (users.length > 0) {
       throw new ForbiddenError(
@@ -295,10 +384,16 @@ export class NetworkService {
   }
 
   private async teardown(net: NetworkRecord): Promise<void> {
-    await this.dns.get(net.Id)?.close().catch(() => undefined);
+    await this.dns
+      .get(net.Id)
+      ?.close()
+      .catch(() => undefined);
     this.dns.delete(net.Id);
     if (net.bridge) {
-      if (this.deps.settings.iptables) await this.deps.driver.forgetBridge(net.bridge, net.IPAM.Config[0]?.Subnet ?? '').catch(() => undefined);
+      if (this.deps.settings.iptables)
+        await this.deps.driver
+          .forgetBridge(net.bridge, net.IPAM.Config[0]?.Subnet ?? '')
+          .catch(() => undefined);
       await this.deps.driver.deleteLink(net.bridge).catch(() => undefined);
     }
     this.networks.delete(net.Id);
@@ -324,15 +419,23 @@ export class NetworkService {
   // ---- container endpoints ----------------------------------------------------
 
   /** The endpoints a new container starts with: its NetworkMode network plus NetworkingConfig entries. */
-  initialEndpoints(mode: string, endpoints: Record<string, unknown> | undefined): ContainerNetwork | undefined {
+  initialEndpoints(
+    mode: string,
+    endpoints: Record<string, unknown> | undefined,
+  ): ContainerNetwork | undefined {
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-      return mode === 'none' || mode === 'host' ? emptySettings({ [mode]: blankEndpoint(this.findByName(mode)?.Id ?? '') }) : undefined;
+      return mode === 'none' || mode === 'host'
+        ? emptySettings({ [mode]: blankEndpoint(this.findByName(mode)?.Id ?? '') })
+        : undefined;
     }
     const primary = this.get(mode === 'default' ? 'bridge' : mode);
     const networks: Record<string, EndpointSettings> = {};
-    const wanted = { [primary.Name]: endpoints?.[mode] ?? endpoints?.[primary.Name] ?? endpoints?.[primary.Id] };
+    const wanted: Record<string, unknown> = {
+      [primary.Name]:
+        endpoints?.[mode] ?? endpoints?.[primary.Name] ?? endpoints?.[primary.Id] ?? endpoints?.['default'],
+    };
     for (const [ref, cfg] of Object.entries(endpoints ?? {})) {
-      const net = this.get(ref);
+      const net = ref === 'default' ? primary : this.get(ref);
       if (!(net.Name in wanted)) wanted[net.Name] = cfg;
     }
     for (const [name, cfg] of Object.entries(wanted)) {
@@ -340,11 +443,17 @@ export class NetworkService {
       const ep = blankEndpoint(net.Id);
       const given = (cfg ?? {}) as { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } | null };
       if (given.IPAMConfig?.IPv4Address) {
-        if (net.isDefault) throw new InvalidParameterError('user specified IP address is supported on user defined networks only');
+        if (net.isDefault)
+          throw new InvalidParameterError(
+            'user specified IP address is supported on user defined networks only',
+          );
         ep.IPAMConfig = { IPv4Address: given.IPAMConfig.IPv4Address };
       }
       if (given.Aliases && given.Aliases.length > 0) {
-        if (net.isDefault) throw new InvalidParameterError('network-scoped alias is supported only for containers in user defined networks');
+        if (net.isDefault)
+          throw new InvalidParameterError(
+            'network-scoped alias is supported only for containers in user defined networks',
+          );
         ep.Aliases = given.Aliases;
       }
       networks[net.Name] = ep;
@@ -358,16 +467,44 @@ export class NetworkService {
     const names = Object.keys(settings?.Networks ?? {});
     const user = names.map((n) => this.findByName(n)).find((n) => n && n.Driver === 'bridge' && !n.isDefault);
     const gateway = user?.IPAM.Config[0]?.Gateway;
-    if (!gateway || c.record.HostConfig.Dns.length > 0) return;
+    if (!gateway || c.record.HostConfig.Dns.length > 0) {
+      if (
+        this.deps.settings.dns.length > 0 &&
+        c.record.HostConfig.Dns.length === 0 &&
+        c.record.HostConfig.NetworkMode !== 'host'
+      ) {
+        const hostText = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+        const text = resolvConf(
+          hostText,
+          {
+            dns: this.deps.settings.dns,
+            search: c.record.HostConfig.DnsSearch,
+            options: c.record.HostConfig.DnsOptions,
+          },
+          false,
+        );
+        await writeFile(join(this.deps.containers.dir(c), 'resolv.conf'), text);
+      }
+      return;
+    }
     const hostText = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
-    const text = resolvConf(hostText, { dns: [gateway], search: c.record.HostConfig.DnsSearch, options: c.record.HostConfig.DnsOptions }, false);
+    const text = resolvConf(
+      hostText,
+      { dns: [gateway], search: c.record.HostConfig.DnsSearch, options: c.record.HostConfig.DnsOptions },
+      false,
+    );
     await writeFile(join(this.deps.containers.dir(c), 'resolv.conf'), text);
   }
 
   /** Between create and start: veths into the container's namespace, addresses, routes, ports, /etc/hosts. */
   private async wire(c: Container, pid: number): Promise<void> {
     const settings = c.record.Network as ContainerNetwork | undefined;
-    if (!settings || c.record.HostConfig.NetworkMode === 'host' || c.record.HostConfig.NetworkMode.startsWith('container:')) return;
+    if (
+      !settings ||
+      c.record.HostConfig.NetworkMode === 'host' ||
+      c.record.HostConfig.NetworkMode.startsWith('container:')
+    )
+      return;
     settings.SandboxKey = `/proc/${pid}/ns/net`;
     settings.veths = {};
     let index = 0;
@@ -416,8 +553,14 @@ export class NetworkService {
     settings.Gateway = defaultEp?.Gateway ?? '';
     settings.MacAddress = defaultEp?.MacAddress ?? '';
     if (first) {
-      const names = [c.record.Config.Hostname, ...(c.record.Config.Domainname ? [`${c.record.Config.Hostname}.${c.record.Config.Domainname}`] : [])];
-      await writeFile(join(this.deps.containers.dir(c), 'hosts'), hostsFile(c.record.HostConfig.ExtraHosts ?? [], { ip: first.ip, names }));
+      const names = [
+        c.record.Config.Hostname,
+        ...(c.record.Config.Domainname ? [`${c.record.Config.Hostname}.${c.record.Config.Domainname}`] : []),
+      ];
+      await writeFile(
+        join(this.deps.containers.dir(c), 'hosts'),
+        hostsFile(c.record.HostConfig.ExtraHosts ?? [], { ip: first.ip, names }),
+      );
       await this.openPorts(c);
     }
     await this.deps.containers.deps.store.saveRecord(c.record);
@@ -437,7 +580,14 @@ export class NetworkService {
       const veth = settings.veths?.[name];
       if (veth) await this.deps.driver.deleteLink(veth).catch(() => undefined);
       if (ep.IPAddress || net.Driver !== 'bridge') this.publishEndpoint(net, c, 'disconnect');
-      Object.assign(ep, { EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', DNSNames: null });
+      Object.assign(ep, {
+        EndpointID: '',
+        Gateway: '',
+        IPAddress: '',
+        IPPrefixLen: 0,
+        MacAddress: '',
+        DNSNames: null,
+      });
     }
     settings.SandboxKey = '';
     settings.IPAddress = '';
@@ -452,13 +602,16 @@ export class NetworkService {
   /** Published ports: a userland proxy per binding (and DNAT where iptables is on). */
   private async openPorts(c: Container): Promise<void> {
     const settings = c.record.Network as ContainerNetwork | undefined;
-    const target = settings ? Object.values(settings.Networks).find((e) => e.IPAddress)?.IPAddress : undefined;
+    const target = settings
+      ? Object.values(settings.Networks).find((e) => e.IPAddress)?.IPAddress
+      : undefined;
     if (!settings || !target) return;
     const hc = c.record.HostConfig;
     const bindings: Record<string, { HostIp?: string; HostPort?: string }[]> = {};
     for (const [spec, list] of Object.entries(hc.PortBindings ?? {})) bindings[spec] = list ?? [];
     if (hc.PublishAllPorts) {
-      for (const spec of Object.keys(c.record.Config.ExposedPorts ?? {})) if (!bindings[spec]) bindings[spec] = [{ HostIp: '', HostPort: '' }];
+      for (const spec of Object.keys(c.record.Config.ExposedPorts ?? {}))
+        if (!bindings[spec]) bindings[spec] = [{ HostIp: '', HostPort: '' }];
     }
     const handles: ProxyHandle[] = [];
     const ports: Record<string, PortBinding[] | null> = {};
@@ -470,7 +623,8 @@ export class NetworkService {
         if (!Number.isInteger(containerPort) || containerPort <= 0 || containerPort > 65535) {
           throw new InvalidParameterError(`invalid port specification: "${spec}"`);
         }
-        if (proto !== 'tcp' && proto !== 'udp') throw new InvalidParameterError(`unsupported protocol ${proto} for published port ${spec}`);
+        if (proto !== 'tcp' && proto !== 'udp')
+          throw new InvalidParameterError(`unsupported protocol ${proto} for published port ${spec}`);
         const out: PortBinding[] = [];
         for (const b of list.length > 0 ? list : [{ HostIp: '', HostPort: '' }]) {
           const hostIp = b.HostIp || '0.0.0.0';
@@ -479,8 +633,19 @@ export class NetworkService {
           handles.push(handle);
           if (this.deps.settings.iptables) {
             await this.deps.driver
-              .addContainerPort(c.id, { proto, hostIp, hostPort: handle.port, containerIp: target, containerPort })
-              .catch((err: unknown) => this.deps.logger.warn({ err: errorMessage(err) }, 'DNAT rule failed; the proxy still serves the port'));
+              .addContainerPort(c.id, {
+                proto,
+                hostIp,
+                hostPort: handle.port,
+                containerIp: target,
+                containerPort,
+              })
+              .catch((err: unknown) =>
+                this.deps.logger.warn(
+                  { err: errorMessage(err) },
+                  'DNAT rule failed; the proxy still serves the port',
+                ),
+              );
           }
           out.push({ HostIp: hostIp, HostPort: String(handle.port) });
         }
@@ -494,7 +659,13 @@ export class NetworkService {
     settings.Ports = ports;
   }
 
-  private async bindPort(proto: 'tcp' | 'udp', hostIp: string, hostPort: number, containerIp: string, containerPort: number): Promise<ProxyHandle> {
+  private async bindPort(
+    proto: 'tcp' | 'udp',
+    hostIp: string,
+    hostPort: number,
+    containerIp: string,
+    containerPort: number,
+  ): Promise<ProxyHandle> {
     if (hostPort > 0) {
       try {
         return await this.deps.driver.startProxy({ proto, hostIp, hostPort, containerIp, containerPort });
@@ -508,7 +679,13 @@ export class NetworkService {
     for (let attempt = 0; attempt < 50; attempt++) {
       const port = PORT_RANGE.min + Math.floor(Math.random() * (PORT_RANGE.max - PORT_RANGE.min));
       try {
-        return await this.deps.driver.startProxy({ proto, hostIp, hostPort: port, containerIp, containerPort });
+        return await this.deps.driver.startProxy({
+          proto,
+          hostIp,
+          hostPort: port,
+          containerIp,
+          containerPort,
+        });
       } catch {
         // taken: try another
       }
@@ -517,13 +694,22 @@ export class NetworkService {
   }
 
   /** `POST /networks/{id}/connect` (running containers are wired at once; stopped ones at their next start). */
-  async connect(ref: string, containerRef: string, config: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } }): Promise<void> {
+  async connect(
+    ref: string,
+    containerRef: string,
+    config: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } },
+  ): Promise<void> {
     const net = this.get(ref);
     const c = this.deps.containers.get(containerRef);
-    if (net.Driver !== 'bridge') throw new ForbiddenError(`container cannot be disconnected from host network or connected to host network`);
+    if (net.Driver !== 'bridge')
+      throw new ForbiddenError(
+        `container cannot be disconnected from host network or connected to host network`,
+      );
     const mode = c.record.HostConfig.NetworkMode;
     if (mode === 'host' || mode === 'none' || mode.startsWith('container:')) {
-      throw new ForbiddenError(`container sharing network namespace with another container or host cannot be connected to any other network`);
+      throw new ForbiddenError(
+        `container sharing network namespace with another container or host cannot be connected to any other network`,
+      );
     }
     const settings = (c.record.Network as ContainerNetwork | undefined) ?? emptySettings({});
     if (settings.Networks[net.Name]) {
@@ -580,7 +766,8 @@ export class NetworkService {
     }
     const settings = c.record.Network as ContainerNetwork | undefined;
     const ep = settings?.Networks[net.Name];
-    if (!settings || !ep) throw new ForbiddenError(`container ${c.id} is not connected to network ${net.Name}`);
+    if (!settings || !ep)
+      throw new ForbiddenError(`container ${c.id} is not connected to network ${net.Name}`);
     if (ep.IPAddress) this.pools.get(net.Id)?.release(ep.IPAddress);
     const veth = settings.veths?.[net.Name];
     if (veth) await this.deps.driver.deleteLink(veth).catch(() => undefined);
@@ -598,7 +785,12 @@ export class NetworkService {
     const out: string[] = [];
     for (const { container, endpoint } of this.endpointsOf(net)) {
       if (!endpoint.IPAddress) continue;
-      const names = [container.name, container.id.slice(0, 12), container.record.Config.Hostname, ...(endpoint.Aliases ?? [])];
+      const names = [
+        container.name,
+        container.id.slice(0, 12),
+        container.record.Config.Hostname,
+        ...(endpoint.Aliases ?? []),
+      ];
       if (names.some((n) => n.toLowerCase() === wanted)) out.push(endpoint.IPAddress);
     }
     return out.length > 0 ? out : undefined;
@@ -663,7 +855,15 @@ function blankEndpoint(networkId: string): EndpointSettings {
 }
 
 function emptySettings(networks: Record<string, EndpointSettings>): ContainerNetwork {
-  return { Networks: networks, Ports: {}, SandboxKey: '', IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
+  return {
+    Networks: networks,
+    Ports: {},
+    SandboxKey: '',
+    IPAddress: '',
+    IPPrefixLen: 0,
+    Gateway: '',
+    MacAddress: '',
+  };
 }
 
 function gatewayOf(subnet: Subnet, requested: string | undefined): string {

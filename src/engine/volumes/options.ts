@@ -82,7 +82,9 @@ export function validateDriverOptions(opts: Readonly<Record<string, string>> | n
  * directory (no `type` and no `device`, as moby's needsMount).
  * @throws InvalidParameterError for a mount berth does not make.
  */
-export function mountSpecOf(opts: Readonly<Record<string, string>> | null | undefined): MountSpec | undefined {
+export function mountSpecOf(
+  opts: Readonly<Record<string, string>> | null | undefined,
+): MountSpec | undefined {
   const type = opts?.['type'] ?? '';
   const device = opts?.['device'] ?? '';
   if (type === '' && device === '') return undefined;

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
-import { ConflictError, InvalidParameterError, NotFoundError, SystemError, errorMessage } from '../../errors.js';
+import {
+  ConflictError,
+  InvalidParameterError,
+  NotFoundError,
+  SystemError,
+  errorMessage,
+} from '../../errors.js';
 import { fsyncDir, isErrno, readJsonFile, writeFileAtomic } from '../../storage/atomic.js';
 import { FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
@@ -126,6 +132,8 @@ interface VolumeState {
   active: Map<string, number>;
   /** Containers using the volume. */
   users: Set<string>;
+  /** Being removed: no new users. */
+  removing: boolean;
 }
 
 /** Runs the operations on one key one after the other. */
@@ -271,7 +279,10 @@ export class VolumeService {
       try {
         mount = mountSpecOf(meta.Options);
       } catch (err) {
-        this.logger.warn({ err, volume: meta.Name }, 'volume options cannot be mounted; volume kept unmounted');
+        this.logger.warn(
+          { err, volume: meta.Name },
+          'volume options cannot be mounted; volume kept unmounted',
+        );
       }
       const data = join(dir, '_data');
       this.volumes.set(meta.Name, {
@@ -282,6 +293,7 @@ export class VolumeService {
         mounted: mount !== undefined && (await isMountPoint(data)),
         active: new Map(),
         users: new Set(),
+        removing: false,
       });
     }
   }
@@ -310,7 +322,7 @@ export class VolumeService {
 
   private require(name: string): VolumeState {
     const v = this.volumes.get(name);
-    if (!v) throw new NotFoundError(`get ${name}: no such volume`);
+    if (!v || v.removing) throw new NotFoundError(`get ${name}: no such volume`);
     return v;
   }
 
@@ -392,6 +404,7 @@ export class VolumeService {
         mounted: false,
         active: new Map(),
         users: new Set(options.reference !== undefined ? [options.reference] : []),
+        removing: false,
       };
       this.volumes.set(name, state);
       this.publish(name, 'create', { driver: DEFAULT_DRIVER });
@@ -411,6 +424,7 @@ export class VolumeService {
     const drivers = filters.get('driver');
     const out: VolumeView[] = [];
     for (const v of this.volumes.values()) {
+      if (v.removing) continue;
       if (drivers.length > 0 && !drivers.includes(v.meta.Driver)) continue;
       if (filters.contains('name') && !nameMatches(filters, v.meta.Name)) continue;
       if (!filters.matchKVList('label', v.meta.Labels ?? {})) continue;
@@ -443,6 +457,7 @@ export class VolumeService {
   /** Unmounts, renames away and deletes a volume; publishes `destroy`. Call under the volume's lock. */
   private async destroy(v: VolumeState): Promise<void> {
     const name = v.meta.Name;
+    v.removing = true;
     try {
       if (v.mount !== undefined || v.mounted) await unmountAll(v.data);
       v.mounted = false;
@@ -453,9 +468,13 @@ export class VolumeService {
       const gone = join(this.root, `.${name}.removing-${randomBytes(6).toString('hex')}`);
       await rename(v.dir, gone);
       this.volumes.delete(name);
-      await fsyncDir(this.root);
-      await rm(gone, { recursive: true, force: true });
+      // The volume is gone from here on; what rm leaves behind, open() deletes.
+      await fsyncDir(this.root).catch(() => undefined);
+      await rm(gone, { recursive: true, force: true }).catch((err: unknown) => {
+        this.logger.warn({ err, volume: name, dir: gone }, 'could not delete a removed volume’s content');
+      });
     } catch (err) {
+      v.removing = false;
       throw new SystemError(`remove ${name}: ${errorMessage(err)}`, { cause: err });
     }
     this.publish(name, 'destroy', { driver: v.meta.Driver });
@@ -533,7 +552,8 @@ export class VolumeService {
     try {
       size = await directorySize(v.data);
     } catch (err) {
-      if (!isErrno(err, 'ENOENT')) this.logger.warn({ err, volume: name }, 'failed to determine size of volume');
+      if (!isErrno(err, 'ENOENT'))
+        this.logger.warn({ err, volume: name }, 'failed to determine size of volume');
       size = -1;
     }
     return { size, refCount: v.users.size };

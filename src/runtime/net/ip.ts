@@ -175,14 +175,14 @@ function nsenterArgs(netns: NetnsRef, argv: readonly string[]): string[] {
  * mount namespace and filesystem stay the host's, so host binaries work).
  * Rejects with a CommandError carrying stdout, stderr and the exit code.
  */
-export function netnsExec(
+export async function netnsExec(
   netns: NetnsRef,
   argv: readonly string[],
   options: { input?: string; timeoutMs?: number } = {},
 ): Promise<CommandResult> {
   validateNetns(netns);
   if (argv.length === 0) throw new InvalidParameterError('netnsExec needs a command');
-  return runCommand(NSENTER, nsenterArgs(netns, argv), options);
+  return await runCommand(NSENTER, nsenterArgs(netns, argv), options);
 }
 
 async function ipInNetns(netns: NetnsRef, args: readonly string[], input?: string): Promise<string> {
@@ -423,7 +423,9 @@ export async function createVethIntoNetns(options: VethOptions): Promise<VethEnd
     ]);
   } catch (err) {
     if (err instanceof ConflictError) {
-      throw new ConflictError(`link ${options.hostName} or ${options.peerName} already exists`, { cause: err });
+      throw new ConflictError(`link ${options.hostName} or ${options.peerName} already exists`, {
+        cause: err,
+      });
     }
     if (err instanceof NotFoundError || /Invalid "netns" value|No such process/i.test(failureText(err))) {
       throw new NotFoundError(`cannot use ${describeNetns(options.netns)}`, { cause: err });
@@ -439,7 +441,8 @@ export async function createVethIntoNetns(options: VethOptions): Promise<VethEnd
       `link set dev ${ifname} up`,
       'link set dev lo up',
     ];
-    if (options.gateway !== undefined) batch.push(`route replace default via ${options.gateway} dev ${ifname}`);
+    if (options.gateway !== undefined)
+      batch.push(`route replace default via ${options.gateway} dev ${ifname}`);
     await ipInNetns(options.netns, ['-batch', '-'], batch.join('\n') + '\n');
     const inside = parseLinks(await ipInNetns(options.netns, ['-j', 'link', 'show', 'dev', ifname]))[0];
     return { hostName: options.hostName, ifname, mac: inside?.mac ?? '' };

@@ -12,7 +12,7 @@
  *                       -i <br> -j ACCEPT                outgoing, per bridge, opt-in
  *   filter P-ISOLATION  -i <br> ! -o <br> -j P-ISOLATION2   (stage 1, per isolated bridge)
  *   filter P-ISOLATION2 -o <br> -j DROP                  (stage 2, per isolated bridge)
- *   filter P-PORTS      ! -i <br> -o <br> -p <proto> -d <ctr ip> --dport <ctr port> -j ACCEPT
+ *   filter P-PORTS      -d <ctr ip> ! -i <br> -o <br> -p <proto> --dport <ctr port> -j ACCEPT
  *   filter P-BRIDGES    -o <br> -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
  *                       -i <br> -o <br> -j ACCEPT
  *                       -o <br> -j DROP                  (unsolicited inbound; opt-out)
@@ -89,7 +89,9 @@ export function ruleComment(prefix: string): string {
 function validatePrefix(prefix: string): void {
   // iptables chain names are at most 28 characters; `-POSTROUTING` takes 12.
   if (!/^[A-Za-z0-9_]{1,16}$/.test(prefix)) {
-    throw new InvalidParameterError(`invalid iptables prefix ${JSON.stringify(prefix)}: use 1-16 of [A-Za-z0-9_]`);
+    throw new InvalidParameterError(
+      `invalid iptables prefix ${JSON.stringify(prefix)}: use 1-16 of [A-Za-z0-9_]`,
+    );
   }
 }
 
@@ -249,8 +251,8 @@ export class Firewall {
   }
 
   /** Creates the chains and the jumps into them. Idempotent; moves the FORWARD jump back to the top. */
-  ensureChains(): Promise<void> {
-    return serialized(async () => {
+  async ensureChains(): Promise<void> {
+    await serialized(async () => {
       const c = this.chains;
       for (const chain of [c.forward, c.isolation, c.isolation2, c.ports, c.bridges]) {
         await ensureChain('filter', chain);
@@ -286,9 +288,9 @@ export class Firewall {
    * Lets a bridge's containers talk to each other and receive replies
    * (required: br_netfilter sends bridged traffic through FORWARD).
    */
-  allowBridge(bridge: string, options: AllowBridgeOptions = {}): Promise<void> {
+  async allowBridge(bridge: string, options: AllowBridgeOptions = {}): Promise<void> {
     validateIfname(bridge);
-    return serialized(async () => {
+    await serialized(async () => {
       for (const rule of this.bridgeRules(bridge, options)) await this.ensureRule(rule);
       for (const rule of this.bridgeRules(bridge, { allowOutgoing: true, dropUnsolicited: true })) {
         if (!this.bridgeRules(bridge, options).some((r) => sameRule(r, rule))) await this.deleteRule(rule);
@@ -297,9 +299,9 @@ export class Firewall {
   }
 
   /** Removes what `allowBridge` added for `bridge` (with any options). Idempotent. */
-  disallowBridge(bridge: string): Promise<void> {
+  async disallowBridge(bridge: string): Promise<void> {
     validateIfname(bridge);
-    return serialized(async () => {
+    await serialized(async () => {
       for (const rule of this.bridgeRules(bridge, { allowOutgoing: true, dropUnsolicited: true })) {
         await this.deleteRule(rule);
       }
@@ -329,18 +331,20 @@ export class Firewall {
    * Drops traffic between any two isolated bridges of this prefix (including
    * bridges isolated by earlier calls). Traffic within a bridge is unaffected.
    */
-  isolateBridges(bridges: readonly string[]): Promise<void> {
+  async isolateBridges(bridges: readonly string[]): Promise<void> {
     bridges.forEach(validateIfname);
-    return serialized(async () => {
-      for (const bridge of bridges) for (const rule of this.isolationRules(bridge)) await this.ensureRule(rule);
+    await serialized(async () => {
+      for (const bridge of bridges)
+        for (const rule of this.isolationRules(bridge)) await this.ensureRule(rule);
     });
   }
 
   /** Takes bridges out of isolation (e.g. before deleting them). Idempotent. */
-  unisolateBridges(bridges: readonly string[]): Promise<void> {
+  async unisolateBridges(bridges: readonly string[]): Promise<void> {
     bridges.forEach(validateIfname);
-    return serialized(async () => {
-      for (const bridge of bridges) for (const rule of this.isolationRules(bridge)) await this.deleteRule(rule);
+    await serialized(async () => {
+      for (const bridge of bridges)
+        for (const rule of this.isolationRules(bridge)) await this.deleteRule(rule);
     });
   }
 
@@ -357,17 +361,17 @@ export class Firewall {
    * (not for loopback host addresses, which only the userland proxy can
    * serve) and a forward ACCEPT to the container's port.
    */
-  addPortMapping(mapping: PortMapping): Promise<void> {
+  async addPortMapping(mapping: PortMapping): Promise<void> {
     const rules = this.portRules(mapping);
-    return serialized(async () => {
+    await serialized(async () => {
       for (const rule of rules) await this.ensureRule(rule);
     });
   }
 
   /** Removes what `addPortMapping` added for the same mapping. Idempotent. */
-  removePortMapping(mapping: PortMapping): Promise<void> {
+  async removePortMapping(mapping: PortMapping): Promise<void> {
     const rules = this.portRules(mapping);
-    return serialized(async () => {
+    await serialized(async () => {
       for (const rule of rules) await this.deleteRule(rule);
     });
   }
@@ -385,13 +389,13 @@ export class Firewall {
         table: 'filter',
         chain: c.ports,
         args: [
+          '-d',
+          `${m.containerIp}/32`,
           '!',
           '-i',
           m.bridge,
           '-o',
           m.bridge,
-          '-d',
-          `${m.containerIp}/32`,
           '-p',
           m.proto,
           '-m',
@@ -435,18 +439,18 @@ export class Firewall {
    * P-POSTROUTING and its jump on first use. Never used by the tests: it
    * would let container traffic off the machine.
    */
-  enableMasquerade(cidr: string, bridge: string): Promise<void> {
+  async enableMasquerade(cidr: string, bridge: string): Promise<void> {
     const rule = this.masqueradeRule(cidr, bridge);
-    return serialized(async () => {
+    await serialized(async () => {
       await ensureChain('nat', this.chains.postrouting);
       await this.ensureRule({ table: 'nat', chain: 'POSTROUTING', args: ['-j', this.chains.postrouting] });
       await this.ensureRule(rule);
     });
   }
 
-  disableMasquerade(cidr: string, bridge: string): Promise<void> {
+  async disableMasquerade(cidr: string, bridge: string): Promise<void> {
     const rule = this.masqueradeRule(cidr, bridge);
-    return serialized(async () => {
+    await serialized(async () => {
       if (await chainExists('nat', this.chains.postrouting)) await this.deleteRule(rule);
     });
   }
@@ -505,19 +509,22 @@ export async function ensureChains(prefix: string): Promise<Firewall> {
  * daemon starting up (to rebuild from its records) or shutting down, and for
  * tests. Rules of other prefixes and other software are untouched.
  */
-export function cleanup(prefix: string): Promise<void> {
+export async function cleanup(prefix: string): Promise<void> {
   const names = chainNames(prefix);
   const ours = new Set(Object.values(names));
   const comment = ruleComment(prefix);
-  return serialized(async () => {
+  await serialized(async () => {
     for (const table of ['filter', 'nat'] as const) {
       const rules = await listRules(table);
       for (const argv of rules) {
         const chain = argv[1];
-        if (argv[0] !== '-A' || chain === undefined || ours.has(chain) || !hasComment(argv, comment)) continue;
+        if (argv[0] !== '-A' || chain === undefined || ours.has(chain) || !hasComment(argv, comment))
+          continue;
         await iptables(table, ['-D', ...argv.slice(1)]);
       }
-      const present = rules.filter((r) => r[0] === '-N' && r[1] !== undefined && ours.has(r[1])).map((r) => r[1]);
+      const present = rules
+        .filter((r) => r[0] === '-N' && r[1] !== undefined && ours.has(r[1]))
+        .map((r) => r[1]);
       for (const chain of present) await iptables(table, ['-F', chain]);
       for (const chain of present) await iptables(table, ['-X', chain]);
     }

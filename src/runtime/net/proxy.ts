@@ -61,7 +61,11 @@ function validate(options: ProxyOptions): void {
   if (!Number.isInteger(options.hostPort) || options.hostPort < 0 || options.hostPort > 65535) {
     throw new InvalidParameterError(`invalid host port ${options.hostPort}`);
   }
-  if (!Number.isInteger(options.containerPort) || options.containerPort < 1 || options.containerPort > 65535) {
+  if (
+    !Number.isInteger(options.containerPort) ||
+    options.containerPort < 1 ||
+    options.containerPort > 65535
+  ) {
     throw new InvalidParameterError(`invalid container port ${options.containerPort}`);
   }
 }

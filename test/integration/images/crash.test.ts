@@ -129,12 +129,12 @@ async function describeStore(dataRoot: string): Promise<string> {
   const layerDirs = await readdir(join(image, 'layers/layers')).catch(() => []);
   const ingests = [];
   for (const key of await readdir(join(image, 'content/ingest')).catch(() => [])) {
-    const ref = await readFile(join(image, 'content/ingest', key, 'ref'), 'utf8').catch(() => '?');
+    const ref = await readFile(join(image, 'content/ingest', key, 'ref'), 'utf8').catch(() => undefined);
     const size = await stat(join(image, 'content/ingest', key, 'data')).then(
-      (s) => s.size,
-      () => -1,
+      (s) => String(s.size),
+      () => 'no data',
     );
-    ingests.push(`${ref}=${size}`);
+    ingests.push(ref === undefined ? `${key.slice(0, 12)} (no ref, ${size})` : `${ref}=${size}`);
   }
   const blobs = await readdir(join(image, 'content/blobs/sha256')).catch(() => []);
   const scratch = await filesUnder(join(image, 'tmp'));
@@ -309,8 +309,12 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
     assert.equal(inspect.code, 0, inspect.stderr);
     assert.equal(inspect.stdout.trim(), pulled.configDigest);
     await assertLayersUnpacked(daemon, pullRef, pulled);
-    const ingests = await readdir(join(daemon.dataRoot, 'image/content/ingest')).catch(() => []);
-    assert.deepEqual(ingests, [], 'the resumed downloads left no ingests behind');
+    // A kill inside a commit's cleanup can leave an empty ingest dir (removed when 24 h old); no
+    // ingest may still hold bytes once every blob is committed.
+    const ingestRoot = join(daemon.dataRoot, 'image/content/ingest');
+    for (const key of await readdir(ingestRoot).catch(() => [])) {
+      assert.deepEqual(await readdir(join(ingestRoot, key)), [], `ingest ${key} is left with content`);
+    }
   });
 
   it('SIGKILL while a docker load archive is being received', async (t) => {

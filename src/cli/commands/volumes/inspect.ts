@@ -2,9 +2,37 @@ import type { Command } from 'commander';
 
 import { inspectVolumeRaw } from '../../../client/volumes.js';
 import { CliError, type CliContext } from '../../context.js';
-import { parseTemplate, type Template } from '../../output/template.js';
+import { asGoMap, parseTemplate, type Template } from '../../output/template.js';
 import { errorText, runCommand } from '../images/common.js';
-import { compactJson, executeInspectTemplate, indentJson } from '../images/inspect.js';
+import { compactJson, executeInspectTemplate, indentJson, typedView } from '../images/inspect.js';
+
+/** The map fields of moby's volume.Volume. */
+const MAP_FIELDS = ['Labels', 'Options', 'Status'] as const;
+
+/** A nil Go map: no keys (`{{.Labels.x}}` is `<no value>`), printed `map[]`, JSON `null`. */
+function nilMap(): Record<string, unknown> {
+  const map: Record<string, unknown> = {};
+  Object.defineProperty(map, 'toJSON', { value: () => null, enumerable: false });
+  return asGoMap(map, { zero: '' });
+}
+
+/** The inspect object as docker's typed volume.Volume behaves in templates: null or absent maps are nil maps. */
+export function typedVolumeView(parsed: unknown): unknown {
+  const view = typedView(parsed);
+  if (typeof view !== 'object' || view === null || Array.isArray(view)) return view;
+  const struct = view as Record<string, unknown>;
+  for (const key of MAP_FIELDS) if (struct[key] === null || struct[key] === undefined) struct[key] = nilMap();
+  return struct;
+}
+
+/** docker's TemplateInspector on one volume: the typed volume first, the raw JSON when that fails. */
+export function executeVolumeTemplate(template: Template, parsed: unknown): string {
+  try {
+    return template.execute(typedVolumeView(parsed));
+  } catch {
+    return executeInspectTemplate(template, parsed);
+  }
+}
 
 /**
  * docker's inspect.Inspect for volumes: every name fetched, printed as one
@@ -31,7 +59,7 @@ export async function inspectVolumes(
   for (const name of names) {
     try {
       const { raw } = await inspectVolumeRaw(ctx.client(), name);
-      if (template) lines += executeInspectTemplate(template, JSON.parse(raw)) + '\n';
+      if (template) lines += executeVolumeTemplate(template, JSON.parse(raw)) + '\n';
       else raws.push(raw.trim());
     } catch (err) {
       errors.push(err instanceof CliError ? err.message : errorText(err));

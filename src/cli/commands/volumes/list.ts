@@ -73,7 +73,7 @@ export function volumeRow(v: Partial<Volume>): VolumeRow {
     Status: 'N/A',
   });
   Object.defineProperty(row, 'labels', { value: labels, enumerable: false });
-  return row as unknown as VolumeRow;
+  return row;
 }
 
 /** docker's NewVolumeFormat: the default table, `raw`, `-q`, or the user's. */
