@@ -6,6 +6,7 @@ import { registerContainerCommands } from './commands/containers/index.js';
 import { registerEvents } from './commands/events.js';
 import { registerImageCommands } from './commands/images/index.js';
 import { registerInfo } from './commands/info.js';
+import { registerStats } from './commands/stats.js';
 import { registerVersion } from './commands/version.js';
 import { registerVolumeCommands } from './commands/volumes/index.js';
 import { CliError, createContext } from './context.js';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   registerEvents(program, ctx);
   registerImageCommands(program, ctx);
   registerContainerCommands(program, ctx);
+  registerStats(program, ctx);
   registerVolumeCommands(program, ctx);
   const system = program.command('system').description('Manage berth');
   registerInfo(system, ctx);

@@ -2,7 +2,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 
-import { DetachKeyFilter, checkTty, detachKeysToBytes, terminalSize, validateDetachKeys } from './terminal.js';
+import {
+  DetachKeyFilter,
+  checkTty,
+  detachKeysToBytes,
+  terminalSize,
+  validateDetachKeys,
+} from './terminal.js';
 
 describe('terminal helpers', () => {
   it('reads detach keys as moby/term ToBytes', () => {

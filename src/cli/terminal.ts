@@ -57,7 +57,10 @@ export class RawTerminal {
     // Leaving raw mode restores the saved settings, this included.
     if (process.platform !== 'win32') {
       try {
-        spawnSync('stty', ['-opost'], { stdio: [this.stdin as ReadStream, 'ignore', 'ignore'], timeout: 2000 });
+        spawnSync('stty', ['-opost'], {
+          stdio: [this.stdin as ReadStream, 'ignore', 'ignore'],
+          timeout: 2000,
+        });
       } catch {
         // no stty: output is post-processed twice, which only adds carriage returns
       }

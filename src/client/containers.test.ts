@@ -53,7 +53,8 @@ describe('container endpoints', () => {
         };
         if (url.startsWith('/v1.47/containers/create')) return json(201, { Id: 'abc', Warnings: [] });
         if (url.startsWith('/v1.47/containers/json')) return json(200, [{ Id: 'abc' }]);
-        if (url.startsWith('/v1.47/containers/gone/')) return json(404, { message: 'No such container: gone' });
+        if (url.startsWith('/v1.47/containers/gone/'))
+          return json(404, { message: 'No such container: gone' });
         if (url.includes('/wait')) {
           // Headers first, the status once the "container" exits.
           res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -62,8 +63,16 @@ describe('container endpoints', () => {
           return;
         }
         if (req.method === 'HEAD' && url.includes('/archive')) {
-          const stat = { name: 'etc', size: 4096, mode: FILE_MODE.dir + 0o755, mtime: '2024-01-01T00:00:00Z', linkTarget: '' };
-          res.writeHead(200, { 'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64') });
+          const stat = {
+            name: 'etc',
+            size: 4096,
+            mode: FILE_MODE.dir + 0o755,
+            mtime: '2024-01-01T00:00:00Z',
+            linkTarget: '',
+          };
+          res.writeHead(200, {
+            'X-Docker-Container-Path-Stat': Buffer.from(JSON.stringify(stat)).toString('base64'),
+          });
           res.end();
           return;
         }
@@ -114,9 +123,20 @@ describe('container endpoints', () => {
     assert.equal(last().url, '/v1.47/containers/c1/stop?t=0&signal=SIGINT');
     await removeContainer(client, 'c1', { force: true, volumes: true });
     assert.deepEqual([last().method, last().url], ['DELETE', '/v1.47/containers/c1?v=1&force=1']);
-    assert.deepEqual(await topContainer(client, 'c1', ['-o', 'pid']), { Titles: ['PID'], Processes: [['1']] });
+    assert.deepEqual(await topContainer(client, 'c1', ['-o', 'pid']), {
+      Titles: ['PID'],
+      Processes: [['1']],
+    });
     assert.equal(last().url, '/v1.47/containers/c1/top?ps_args=-o+pid');
-    (await containerLogs(client, 'c1', { stdout: true, stderr: true, follow: true, tail: 'all', since: '10' })).resume();
+    (
+      await containerLogs(client, 'c1', {
+        stdout: true,
+        stderr: true,
+        follow: true,
+        tail: 'all',
+        since: '10',
+      })
+    ).resume();
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(last().url, '/v1.47/containers/c1/logs?stdout=1&stderr=1&since=10&follow=1');
     await execStartDetached(client, 'e1', { tty: true, consoleSize: { height: 24, width: 80 } });
@@ -135,7 +155,9 @@ describe('container endpoints', () => {
       return err instanceof ApiError && err.status === 404 && err.message === 'No such container: gone';
     });
     const count = seen.length;
-    await assert.rejects(stopContainer(client, '  '), { message: 'invalid container name or ID: value is empty' });
+    await assert.rejects(stopContainer(client, '  '), {
+      message: 'invalid container name or ID: value is empty',
+    });
     assert.equal(seen.length, count);
   });
 

@@ -78,7 +78,8 @@ describe('stdcopy demultiplexing', () => {
       const demuxer = new StdcopyDemuxer();
       const got: string[] = [];
       for (let i = 0; i < stream.length; i += size) {
-        for (const f of demuxer.push(stream.subarray(i, i + size))) got.push(`${f.stream}:${f.payload}`);
+        for (const f of demuxer.push(stream.subarray(i, i + size)))
+          got.push(`${f.stream}:${f.payload.toString()}`);
       }
       assert.deepEqual(got, ['1:out1\n', '2:err1\n', '1:in\n', '1:', '1:out2'], `chunk size ${size}`);
       assert.equal(demuxer.buffered, 0);
@@ -133,7 +134,9 @@ describe('hijacked connections over a unix socket', () => {
         requests.push(head);
         if (head.startsWith('POST /missing')) {
           const body = '{"message":"No such container: missing"}';
-          sock.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+          sock.end(
+            `HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          );
           return;
         }
         upgraded = true;
@@ -164,7 +167,10 @@ describe('hijacked connections over a unix socket', () => {
     const conn = await hijackAt(`unix://${socketPath}`, '/v1.47/containers/c1/attach?stream=1&stdin=1', {});
     assert.equal(conn.head.statusCode, 101);
     assert.equal(conn.mediaType, 'application/vnd.docker.multiplexed-stream');
-    assert.match(requests[0] ?? '', /^POST \/v1\.47\/containers\/c1\/attach\?stream=1&stdin=1 HTTP\/1\.1\r\n/);
+    assert.match(
+      requests[0] ?? '',
+      /^POST \/v1\.47\/containers\/c1\/attach\?stream=1&stdin=1 HTTP\/1\.1\r\n/,
+    );
     assert.match(requests[0] ?? '', /\r\nConnection: Upgrade\r\nUpgrade: tcp$/);
     const out = new PassThrough();
     const err = new PassThrough();

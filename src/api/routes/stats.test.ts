@@ -35,7 +35,11 @@ function get(socketPath: string, path: string): Promise<Reply> {
 }
 
 /** The first `count` lines of a streamed response, then the connection is dropped. */
-function firstLines(socketPath: string, path: string, count: number): Promise<{ headers: Reply['headers']; lines: string[] }> {
+function firstLines(
+  socketPath: string,
+  path: string,
+  count: number,
+): Promise<{ headers: Reply['headers']; lines: string[] }> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method: 'GET', path }, (res) => {
       let buffered = '';
@@ -105,10 +109,14 @@ describe('stats routes', () => {
   });
 
   it('one-shot=true gives one sample without a previous one, from API 1.41 on', async () => {
-    const oneShot = JSON.parse((await get(socket, '/containers/web/stats?stream=0&one-shot=1')).body) as StatsResponse;
+    const oneShot = JSON.parse(
+      (await get(socket, '/containers/web/stats?stream=0&one-shot=1')).body,
+    ) as StatsResponse;
     assert.equal(oneShot.preread, '0001-01-01T00:00:00Z');
     assert.equal(oneShot.precpu_stats.cpu_usage.total_usage, 0);
-    const old = JSON.parse((await get(socket, '/v1.40/containers/web/stats?stream=0&one-shot=1')).body) as StatsResponse;
+    const old = JSON.parse(
+      (await get(socket, '/v1.40/containers/web/stats?stream=0&one-shot=1')).body,
+    ) as StatsResponse;
     assert.notEqual(old.preread, '0001-01-01T00:00:00Z', 'one-shot does not exist before 1.41');
   });
 

@@ -20,7 +20,10 @@ const V2_ID = '9d8c7b6a5f4e3d2c1b0a99887766554433221100ffeeddccbbaa998877665544'
 function fixtureSample(layout: 'v1' | 'v2', id: string, pid: number, read: bigint): StatsSample {
   const root = join(FIXTURES, layout);
   const proc = join(root, 'proc');
-  const cg = readCgroupStats(cgroupPaths(layout, join(root, 'cgroup'), `/berth/${id}`), readMachineMemory(proc));
+  const cg = readCgroupStats(
+    cgroupPaths(layout, join(root, 'cgroup'), `/berth/${id}`),
+    readMachineMemory(proc),
+  );
   assert.ok(cg);
   const system = readSystemCpu(proc);
   return {
@@ -114,7 +117,9 @@ describe('stats wire form', () => {
 
   it('writes a v2 sample: no percpu, no max_usage, null blkio lists but the bytes, no pids limit', () => {
     const sample = fixtureSample('v2', V2_ID, 4242, 1_795_000_000_000_000_000n);
-    const parsed = JSON.parse(statsJson({ id: V2_ID, name: '/db', sample, previous: undefined })) as StatsResponse;
+    const parsed = JSON.parse(
+      statsJson({ id: V2_ID, name: '/db', sample, previous: undefined }),
+    ) as StatsResponse;
     assert.equal(parsed.preread, '0001-01-01T00:00:00Z');
     assert.deepEqual(parsed.precpu_stats, JSON.parse(ZERO_CPU));
     assert.equal(parsed.cpu_stats.cpu_usage.percpu_usage, undefined);

@@ -115,8 +115,8 @@ function omitZero(v: bigint): string | undefined {
 }
 
 function sortedMap<T>(map: Readonly<Record<string, T>>, encode: (v: T) => string): string {
-  const keys = Object.keys(map).sort();
-  return `{${keys.map((k) => `${goJsonString(k)}:${encode(map[k] as T)}`).join(',')}}`;
+  const entries = Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${goJsonString(k)}:${encode(v)}`).join(',')}}`;
 }
 
 function cpuJson(cpu: CpuStats): string {
@@ -231,9 +231,6 @@ export function statsJson(view: StatsView): string {
     ['memory_stats', s ? memoryJson(s.memory_stats) : '{}'],
     ['name', view.name === '' ? undefined : goJsonString(view.name)],
     ['id', view.id === '' ? undefined : goJsonString(view.id)],
-    [
-      'networks',
-      networks && Object.keys(networks).length > 0 ? sortedMap(networks, networkJson) : undefined,
-    ],
+    ['networks', networks && Object.keys(networks).length > 0 ? sortedMap(networks, networkJson) : undefined],
   ]);
 }

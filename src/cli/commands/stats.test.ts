@@ -72,11 +72,20 @@ function sample(): StatsResponse {
 
 describe('stats rendering', () => {
   it("formats sizes as go-units' BytesSize and percentages as docker", () => {
-    assert.deepEqual(
-      [0, 1023, 1024, 17190912, 268435456, 25276502016].map(bytesSize),
-      ['0B', '1023B', '1KiB', '16.39MiB', '256MiB', '23.54GiB'],
-    );
-    assert.deepEqual([100, 6.40411376953125, 0.125, 0].map(formatPercentage), ['100.00%', '6.40%', '0.12%', '0.00%']);
+    assert.deepEqual([0, 1023, 1024, 17190912, 268435456, 25276502016].map(bytesSize), [
+      '0B',
+      '1023B',
+      '1KiB',
+      '16.39MiB',
+      '256MiB',
+      '23.54GiB',
+    ]);
+    assert.deepEqual([100, 6.40411376953125, 0.125, 0].map(formatPercentage), [
+      '100.00%',
+      '6.40%',
+      '0.12%',
+      '0.00%',
+    ]);
     assert.equal(truncateId(`sha256:${ID}`), '4f1c2b3a5d6e');
   });
 
@@ -121,7 +130,12 @@ describe('stats rendering', () => {
       `{"BlockIO":"8.39MB / 8.39MB","CPUPerc":"100.00%","Container":"web","ID":"${ID}","MemPerc":"6.40%",` +
         '"MemUsage":"16.39MiB / 256MiB","Name":"web","NetIO":"9.34kB / 1.79kB","PIDs":"3"}\n',
     );
-    assert.equal(renderStats([statsEntryFrom('web', sample())], { format: 'json', trunc: true }).includes('"ID":"4f1c2b3a5d6e"'), true);
+    assert.equal(
+      renderStats([statsEntryFrom('web', sample())], { format: 'json', trunc: true }).includes(
+        '"ID":"4f1c2b3a5d6e"',
+      ),
+      true,
+    );
   });
 
   it('takes table templates and plain templates', () => {

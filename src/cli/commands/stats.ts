@@ -174,7 +174,10 @@ export function statsRow(e: StatsEntry, trunc: boolean): StatsRow {
  * The stats table (or template output) for `entries`.
  * @throws CliError for a bad template.
  */
-export function renderStats(entries: readonly StatsEntry[], options: { format: string; trunc: boolean }): string {
+export function renderStats(
+  entries: readonly StatsEntry[],
+  options: { format: string; trunc: boolean },
+): string {
   try {
     return formatItems(
       options.format,
@@ -400,7 +403,8 @@ async function runStats(ctx: CliContext, containers: readonly string[], flags: S
     const showAll = containers.length === 0;
     if (showAll) {
       // Subscribed before listing, so a container starting in between is not missed.
-      if (stream) events = (await followEvents(client, collector, flags.all === true, controller.signal)).done;
+      if (stream)
+        events = (await followEvents(client, collector, flags.all === true, controller.signal)).done;
       for (const c of await listContainers(client, { all: flags.all === true })) {
         if (c.Id) collector.add(c.Id);
       }
@@ -430,7 +434,7 @@ async function runStats(ctx: CliContext, containers: readonly string[], flags: S
     );
     for (let first = true; !controller.signal.aborted; first = false) {
       if (eventsEnded) {
-        if (eventsError !== undefined) throw eventsError;
+        if (eventsError !== undefined) throw new CliError(errorText(eventsError));
         return;
       }
       if (collector.items.length === 0 && !showAll) {
@@ -464,7 +468,9 @@ function buildStats(ctx: CliContext): Command {
     .option('--history', 'draw the sampled CPU % and memory of the named containers (berth extension)');
   goBooleanFlags(cmd);
   return cmd.action((containers: string[], flags: StatsFlags) =>
-    runContainerCommand(() => (flags.history ? runHistory(ctx, containers) : runStats(ctx, containers, flags))),
+    runContainerCommand(() =>
+      flags.history ? runHistory(ctx, containers) : runStats(ctx, containers, flags),
+    ),
   );
 }
 

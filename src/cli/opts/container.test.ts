@@ -206,15 +206,30 @@ describe('run/create flags to ContainerCreateRequest', () => {
       assert.throws(() => parseContainerFlags(flags, image, cmd, opts), { message });
     };
     fail(['--rm', '--restart', 'always', 'x'], 'conflicting options: cannot specify both --restart and --rm');
-    fail(['--no-healthcheck', '--health-cmd', 'true', 'x'], '--no-healthcheck conflicts with --health-* options');
+    fail(
+      ['--no-healthcheck', '--health-cmd', 'true', 'x'],
+      '--no-healthcheck conflicts with --health-* options',
+    );
     fail(['--health-interval', '-1s', 'x'], '--health-interval cannot be negative');
     fail(['--memory-swappiness', '101', 'x'], 'invalid value: 101. Valid memory swappiness range is 0-100');
-    fail(['--network-alias', 'a', 'x'], 'network-scoped aliases are only supported for user-defined networks');
-    fail(['--network', 'host', '--network', 'app', 'x'], 'conflicting options: cannot attach both user-defined and non-user-defined network-modes');
+    fail(
+      ['--network-alias', 'a', 'x'],
+      'network-scoped aliases are only supported for user-defined networks',
+    );
+    fail(
+      ['--network', 'host', '--network', 'app', 'x'],
+      'conflicting options: cannot attach both user-defined and non-user-defined network-modes',
+    );
     fail(['--network', 'a', '--network', 'a', 'x'], 'network "a" is specified multiple times');
     fail(['--pid', 'bogus', 'x'], '--pid: invalid PID mode');
-    fail(['--env-file', '/nonexistent/env', 'x'], '--env-file: open /nonexistent/env: no such file or directory');
-    fail(['--expose', 'abc', 'x'], "invalid range format for --expose: invalid start port 'abc': invalid syntax");
+    fail(
+      ['--env-file', '/nonexistent/env', 'x'],
+      '--env-file: open /nonexistent/env: no such file or directory',
+    );
+    fail(
+      ['--expose', 'abc', 'x'],
+      "invalid range format for --expose: invalid start port 'abc': invalid syntax",
+    );
     fail(['--mac-address', 'zz', 'x'], 'zz is not a valid mac address');
     fail(['-p', '80/sctpx', 'x'], 'invalid proto: sctpx');
   });
@@ -237,14 +252,26 @@ describe('run/create flags to ContainerCreateRequest', () => {
     };
     fail(['-m', '1x', 'x'], 'invalid argument "1x" for "-m, --memory" flag: invalid suffix: \'x\'');
     fail(['-e', '=a', 'x'], 'invalid argument "=a" for "-e, --env" flag: invalid environment variable: =a');
-    fail(['--dns', 'nope', 'x'], 'invalid argument "nope" for "--dns" flag: IP address is not correctly formatted: nope');
-    fail(['--cpus', 'lots', 'x'], 'invalid argument "lots" for "--cpus" flag: failed to parse lots as a rational number');
+    fail(
+      ['--dns', 'nope', 'x'],
+      'invalid argument "nope" for "--dns" flag: IP address is not correctly formatted: nope',
+    );
+    fail(
+      ['--cpus', 'lots', 'x'],
+      'invalid argument "lots" for "--cpus" flag: failed to parse lots as a rational number',
+    );
     fail(
       ['--health-timeout', '5', 'x'],
       'invalid argument "5" for "--health-timeout" flag: time: missing unit in duration "5"',
     );
-    fail(['--ulimit', 'bad', 'x'], 'invalid argument "bad" for "--ulimit" flag: invalid ulimit argument: bad');
-    fail(['--rm=perhaps', 'x'], 'invalid argument "perhaps" for "--rm" flag: strconv.ParseBool: parsing "perhaps": invalid syntax');
+    fail(
+      ['--ulimit', 'bad', 'x'],
+      'invalid argument "bad" for "--ulimit" flag: invalid ulimit argument: bad',
+    );
+    fail(
+      ['--rm=perhaps', 'x'],
+      'invalid argument "perhaps" for "--rm" flag: strconv.ParseBool: parsing "perhaps": invalid syntax',
+    );
   });
 
   it('stops reading flags at the image, as docker run does', () => {
@@ -256,15 +283,10 @@ describe('run/create flags to ContainerCreateRequest', () => {
 
   it('rewrites Go boolean flag values for commander', () => {
     const cmd = new Command('x').option('--rm').option('-e, --env <v>').option('--name <n>');
-    assert.deepEqual(rewriteBoolArgs(cmd, ['--rm=false', '-e', '--rm=true', '--name', 'n', 'img', '--rm=0'], true), [
-      '--no-rm',
-      '-e',
-      '--rm=true',
-      '--name',
-      'n',
-      'img',
-      '--rm=0',
-    ]);
+    assert.deepEqual(
+      rewriteBoolArgs(cmd, ['--rm=false', '-e', '--rm=true', '--name', 'n', 'img', '--rm=0'], true),
+      ['--no-rm', '-e', '--rm=true', '--name', 'n', 'img', '--rm=0'],
+    );
     assert.deepEqual(rewriteBoolArgs(cmd, ['--rm=1', 'img', '--rm=0'], false), ['--rm', 'img', '--no-rm']);
   });
 });

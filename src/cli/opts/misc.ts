@@ -155,12 +155,15 @@ export function parseSecurityOpts(
       } catch (err) {
         throw new Error(
           `opening seccomp profile (${value}) failed: ${goFsError(err, 'open', value).message}`,
+          { cause: err },
         );
       }
       try {
         return 'seccomp=' + JSON.stringify(JSON.parse(text));
       } catch (err) {
-        throw new Error(`compacting json for seccomp profile (${value}) failed: ${(err as Error).message}`);
+        throw new Error(`compacting json for seccomp profile (${value}) failed: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
     return opt;

@@ -48,7 +48,7 @@ export function parseVolumeSpec(spec: string): VolumeSpec {
       try {
         populate(char === END, buffer, volume);
       } catch (err) {
-        throw new Error(`invalid spec: ${spec}: ${(err as Error).message}`);
+        throw new Error(`invalid spec: ${spec}: ${(err as Error).message}`, { cause: err });
       }
       buffer = '';
     } else {

@@ -158,14 +158,14 @@ function parsePortRange(ports: string): [number, number] {
   try {
     startPort = parsePortNumber(start);
   } catch (err) {
-    throw new Error(`invalid start port '${start}': ${(err as Error).message}`);
+    throw new Error(`invalid start port '${start}': ${(err as Error).message}`, { cause: err });
   }
   if (dash === -1 || start === end) return [startPort, startPort];
   let endPort: number;
   try {
     endPort = parsePortNumber(end);
   } catch (err) {
-    throw new Error(`invalid end port '${end}': ${(err as Error).message}`);
+    throw new Error(`invalid end port '${end}': ${(err as Error).message}`, { cause: err });
   }
   if (endPort < startPort) throw new Error(`invalid port range: ${ports}`);
   return [startPort, endPort];
@@ -199,7 +199,9 @@ function splitParts(raw: string): [string, string, string] {
  * @throws Error `no port specified: …`, `invalid proto: x`, `invalid containerPort: x`…
  */
 export function parsePortSpec(raw: string): PortMapping[] {
-  let [ip, hostPort, containerPort] = splitParts(raw);
+  const [rawIp, hostPort, rawContainerPort] = splitParts(raw);
+  let ip = rawIp;
+  let containerPort = rawContainerPort;
   const slash = containerPort.indexOf('/');
   let proto = slash === -1 ? '' : containerPort.slice(slash + 1);
   containerPort = slash === -1 ? containerPort : containerPort.slice(0, slash);

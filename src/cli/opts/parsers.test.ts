@@ -86,10 +86,14 @@ describe('-e, --env-file, -l, --label-file', () => {
     assert.throws(() => validateLabel('a b=c'), { message: "label 'a b' contains whitespaces" });
     assert.equal(validateSysctl('net.ipv4.ip_forward=1'), 'net.ipv4.ip_forward=1');
     assert.equal(validateSysctl('kernel.shmmax=1'), 'kernel.shmmax=1');
-    assert.throws(() => validateSysctl('kernel.pid_max=1'), { message: "sysctl 'kernel.pid_max=1' is not allowed" });
+    assert.throws(() => validateSysctl('kernel.pid_max=1'), {
+      message: "sysctl 'kernel.pid_max=1' is not allowed",
+    });
     assert.throws(() => validateSysctl('net.x'), { message: "sysctl 'net.x' is not allowed" });
     assert.deepEqual(parseLoggingOpts('json-file', ['max-size=10m']), { 'max-size': '10m' });
-    assert.throws(() => parseLoggingOpts('none', ['a=b']), { message: 'invalid logging opts for driver none' });
+    assert.throws(() => parseLoggingOpts('none', ['a=b']), {
+      message: 'invalid logging opts for driver none',
+    });
   });
 });
 
@@ -101,7 +105,9 @@ describe('network flags', () => {
     assert.equal(canonicalIp('2001:DB8::1'), '2001:db8::1');
     assert.equal(canonicalIp('1.2.3'), undefined);
     assert.equal(validateIpAddress(' 8.8.8.8 '), '8.8.8.8');
-    assert.throws(() => validateIpAddress('8.8.8'), { message: 'IP address is not correctly formatted: 8.8.8' });
+    assert.throws(() => validateIpAddress('8.8.8'), {
+      message: 'IP address is not correctly formatted: 8.8.8',
+    });
   });
 
   it('validates --dns-search and --add-host', () => {
@@ -120,17 +126,25 @@ describe('network flags', () => {
 
   it('parses -p specs as go-connections/nat', () => {
     assert.deepEqual(parsePortSpec('80'), [{ port: '80/tcp', binding: { HostIp: '', HostPort: '' } }]);
-    assert.deepEqual(parsePortSpec('8080:80'), [{ port: '80/tcp', binding: { HostIp: '', HostPort: '8080' } }]);
+    assert.deepEqual(parsePortSpec('8080:80'), [
+      { port: '80/tcp', binding: { HostIp: '', HostPort: '8080' } },
+    ]);
     assert.deepEqual(parsePortSpec('127.0.0.1:8080:80/udp'), [
       { port: '80/udp', binding: { HostIp: '127.0.0.1', HostPort: '8080' } },
     ]);
-    assert.deepEqual(parsePortSpec('[::1]:8080:80'), [{ port: '80/tcp', binding: { HostIp: '::1', HostPort: '8080' } }]);
-    assert.deepEqual(parsePortSpec('127.0.0.1::80'), [{ port: '80/tcp', binding: { HostIp: '127.0.0.1', HostPort: '' } }]);
+    assert.deepEqual(parsePortSpec('[::1]:8080:80'), [
+      { port: '80/tcp', binding: { HostIp: '::1', HostPort: '8080' } },
+    ]);
+    assert.deepEqual(parsePortSpec('127.0.0.1::80'), [
+      { port: '80/tcp', binding: { HostIp: '127.0.0.1', HostPort: '' } },
+    ]);
     assert.deepEqual(parsePortSpec('8000-8001:80-81'), [
       { port: '80/tcp', binding: { HostIp: '', HostPort: '8000' } },
       { port: '81/tcp', binding: { HostIp: '', HostPort: '8001' } },
     ]);
-    assert.deepEqual(parsePortSpec('8000-8010:80'), [{ port: '80/tcp', binding: { HostIp: '', HostPort: '8000-8010' } }]);
+    assert.deepEqual(parsePortSpec('8000-8010:80'), [
+      { port: '80/tcp', binding: { HostIp: '', HostPort: '8000-8010' } },
+    ]);
     assert.throws(() => parsePortSpec('80/xyz'), { message: 'invalid proto: xyz' });
     assert.throws(() => parsePortSpec('8080:'), { message: 'no port specified: 8080:<empty>' });
     assert.throws(() => parsePortSpec('abc:80'), { message: 'invalid hostPort: abc' });
@@ -139,11 +153,10 @@ describe('network flags', () => {
     assert.throws(() => parsePortSpec('8000-8002:80-81'), {
       message: 'invalid ranges specified for container and host Ports: 80-81 and 8000-8002',
     });
-    assert.deepEqual(convertToStandardNotation(['published=8080,target=80', 'target=53,protocol=udp', '9000']), [
-      '8080:80/tcp',
-      ':53/udp',
-      '9000',
-    ]);
+    assert.deepEqual(
+      convertToStandardNotation(['published=8080,target=80', 'target=53,protocol=udp', '9000']),
+      ['8080:80/tcp', ':53/udp', '9000'],
+    );
     assert.throws(() => convertToStandardNotation(['published=1,x']), {
       message: "invalid publish opts format (should be name=value but got 'x')",
     });
@@ -185,9 +198,24 @@ describe('network flags', () => {
 
 describe('mount flags', () => {
   it('parses -v specs as volumespec', () => {
-    assert.deepEqual(parseVolumeSpec('/data'), { type: 'volume', source: '', target: '/data', readOnly: false });
-    assert.deepEqual(parseVolumeSpec('/host:/ctr'), { type: 'bind', source: '/host', target: '/ctr', readOnly: false });
-    assert.deepEqual(parseVolumeSpec('/host:/ctr:ro'), { type: 'bind', source: '/host', target: '/ctr', readOnly: true });
+    assert.deepEqual(parseVolumeSpec('/data'), {
+      type: 'volume',
+      source: '',
+      target: '/data',
+      readOnly: false,
+    });
+    assert.deepEqual(parseVolumeSpec('/host:/ctr'), {
+      type: 'bind',
+      source: '/host',
+      target: '/ctr',
+      readOnly: false,
+    });
+    assert.deepEqual(parseVolumeSpec('/host:/ctr:ro'), {
+      type: 'bind',
+      source: '/host',
+      target: '/ctr',
+      readOnly: true,
+    });
     assert.deepEqual(parseVolumeSpec('vol:/ctr:rw,nocopy'), {
       type: 'volume',
       source: 'vol',
@@ -195,8 +223,12 @@ describe('mount flags', () => {
       readOnly: false,
     });
     assert.throws(() => parseVolumeSpec(''), { message: 'invalid empty volume spec' });
-    assert.throws(() => parseVolumeSpec('/a::/b'), { message: 'invalid spec: /a::/b: empty section between colons' });
-    assert.throws(() => parseVolumeSpec('/a:/b:ro:x'), { message: 'invalid spec: /a:/b:ro:x: too many colons' });
+    assert.throws(() => parseVolumeSpec('/a::/b'), {
+      message: 'invalid spec: /a::/b: empty section between colons',
+    });
+    assert.throws(() => parseVolumeSpec('/a:/b:ro:x'), {
+      message: 'invalid spec: /a:/b:ro:x: too many colons',
+    });
   });
 
   it('splits -v values into binds and anonymous volumes', () => {
@@ -233,8 +265,12 @@ describe('mount flags', () => {
     assert.throws(() => parseMount('type=volume,src=v,dst=/d,tmpfs-size=1m'), {
       message: "cannot mix 'tmpfs-*' options with mount type 'volume'",
     });
-    assert.throws(() => parseMount('type=bind,src'), { message: "invalid field 'src' must be a key=value pair" });
-    assert.throws(() => parseMount('type=tmpfs,dst=/x,tmpfs-size=big'), { message: 'invalid value for tmpfs-size: big' });
+    assert.throws(() => parseMount('type=bind,src'), {
+      message: "invalid field 'src' must be a key=value pair",
+    });
+    assert.throws(() => parseMount('type=tmpfs,dst=/x,tmpfs-size=big'), {
+      message: 'invalid value for tmpfs-size: big',
+    });
     assert.throws(() => parseMount('type=bind,foo=bar'), { message: "unknown option 'foo' in 'foo=bar'" });
     assert.throws(() => parseMount('ro=maybe'), {
       message:
@@ -245,13 +281,21 @@ describe('mount flags', () => {
 
   it('parses --tmpfs and --device', () => {
     assert.deepEqual(parseTmpfs(['/run', '/tmp:rw,size=64m']), { '/run': '', '/tmp': 'rw,size=64m' });
-    assert.deepEqual(parseDevice('/dev/fuse'), { PathOnHost: '/dev/fuse', PathInContainer: '/dev/fuse', CgroupPermissions: 'rwm' });
+    assert.deepEqual(parseDevice('/dev/fuse'), {
+      PathOnHost: '/dev/fuse',
+      PathInContainer: '/dev/fuse',
+      CgroupPermissions: 'rwm',
+    });
     assert.deepEqual(parseDevice('/dev/sda:/dev/xvda:r'), {
       PathOnHost: '/dev/sda',
       PathInContainer: '/dev/xvda',
       CgroupPermissions: 'r',
     });
-    assert.deepEqual(parseDevice('/dev/snd:rw'), { PathOnHost: '/dev/snd', PathInContainer: '/dev/snd', CgroupPermissions: 'rw' });
+    assert.deepEqual(parseDevice('/dev/snd:rw'), {
+      PathOnHost: '/dev/snd',
+      PathInContainer: '/dev/snd',
+      CgroupPermissions: 'rw',
+    });
     assert.throws(() => parseDevice('/dev/sda:dev'), { message: 'dev is not an absolute path' });
     assert.throws(() => parseDevice('/a:/b:x'), { message: 'bad mode specified: x' });
   });
@@ -285,7 +329,9 @@ describe('other run flags', () => {
     assert.throws(() => parseUlimit('nofile=1:2:3'), {
       message: 'too many limit value arguments - 1:2:3, can only have up to two, `soft[:hard]`',
     });
-    assert.throws(() => parseUlimit('nofile=x'), { message: 'strconv.ParseInt: parsing "x": invalid syntax' });
+    assert.throws(() => parseUlimit('nofile=x'), {
+      message: 'strconv.ParseInt: parsing "x": invalid syntax',
+    });
     assert.deepEqual(ulimitList([parseUlimit('nproc=1'), parseUlimit('core=2'), parseUlimit('nproc=3')]), [
       { Name: 'core', Soft: 2, Hard: 2 },
       { Name: 'nproc', Soft: 3, Hard: 3 },
@@ -304,7 +350,10 @@ describe('other run flags', () => {
       'label=disable',
       'apparmor:unconfined',
     ]);
-    assert.deepEqual(parseSecurityOpts(['seccomp=p.json'], () => '{ "a" : 1 }'), ['seccomp={"a":1}']);
+    assert.deepEqual(
+      parseSecurityOpts(['seccomp=p.json'], () => '{ "a" : 1 }'),
+      ['seccomp={"a":1}'],
+    );
     assert.throws(() => parseSecurityOpts(['label']), { message: 'invalid --security-opt: "label"' });
   });
 });

@@ -2,7 +2,15 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { getTimestamp, parseGoDuration, parseGoDurationNs } from './duration.js';
-import { goParseFloat, memSwapBytes, parseCpus, parseGoBool, parseInt64, parseUint16, ramInBytes } from './units.js';
+import {
+  goParseFloat,
+  memSwapBytes,
+  parseCpus,
+  parseGoBool,
+  parseInt64,
+  parseUint16,
+  ramInBytes,
+} from './units.js';
 
 describe('flag values: sizes, CPUs, integers', () => {
   it('reads sizes as go-units RAMInBytes', () => {
@@ -27,7 +35,9 @@ describe('flag values: sizes, CPUs, integers', () => {
     assert.throws(() => ramInBytes('1bb'), { message: "invalid suffix: 'bb'" });
     assert.throws(() => ramInBytes('1kibx'), { message: "invalid suffix: 'kibx'" });
     assert.throws(() => ramInBytes('-1'), { message: "invalid size: '-1'" });
-    assert.throws(() => ramInBytes('1.2.3m'), { message: 'strconv.ParseFloat: parsing "1.2.3": invalid syntax' });
+    assert.throws(() => ramInBytes('1.2.3m'), {
+      message: 'strconv.ParseFloat: parsing "1.2.3": invalid syntax',
+    });
   });
 
   it('reads --cpus as NanoCpus', () => {
@@ -48,7 +58,9 @@ describe('flag values: sizes, CPUs, integers', () => {
     assert.equal(parseInt64('010'), 8);
     assert.throws(() => parseInt64('4x'), { message: 'strconv.ParseInt: parsing "4x": invalid syntax' });
     assert.equal(parseUint16('500'), 500);
-    assert.throws(() => parseUint16('70000'), { message: 'strconv.ParseUint: parsing "70000": value out of range' });
+    assert.throws(() => parseUint16('70000'), {
+      message: 'strconv.ParseUint: parsing "70000": value out of range',
+    });
     assert.throws(() => parseUint16('-1'), { message: 'strconv.ParseUint: parsing "-1": invalid syntax' });
     assert.equal(goParseFloat('1e3'), 1000);
     assert.equal(parseGoBool('True'), true);

@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, normalize, posix } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
@@ -42,20 +42,11 @@ async function storeBlob(
     await writer.abort();
     return storeBlob(images, source, ref);
   }
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _e, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      cb(null, chunk);
-    },
-  });
   try {
-    await pipeline(source, tap, writer.stream());
-    const digest = `sha256:${hash.digest('hex')}`;
-    await writer.commit(digest, size);
-    return { digest, size };
+    // The writer hashes what it stores; the digest it computed is what gets committed.
+    await pipeline(source, writer.stream());
+    const info = await writer.commit(writer.digest(), writer.offset);
+    return { digest: info.digest, size: info.size };
   } catch (err) {
     await writer.abort().catch(() => undefined);
     throw err;

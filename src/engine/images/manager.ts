@@ -57,6 +57,13 @@ export class ImageManager {
     await mkdir(join(root, 'tmp'), { recursive: true, mode: 0o700 });
     const content = await LocalContentStore.open(join(root, 'content'));
     await content.cleanupIngests(24 * 3600 * 1000);
+    // Only pulls resume (their refs name the digest); partial loads, imports and conversions never can.
+    for (const ingest of await content.ingests()) {
+      if (/^(load|import|gzip|config)-/.test(ingest.ref)) {
+        const writer = await content.writer(ingest.ref).catch(() => undefined);
+        await writer?.abort().catch(() => undefined);
+      }
+    }
     const layers = await LayerStore.open(join(root, 'layers'));
     const meta = await ImageMetadataStore.open(root);
     const service = new ImageService({ meta, content, layers, events, logger });

@@ -115,14 +115,31 @@ async function pushOne(
       createReadStream(images.content.path(record.id)),
     );
   }
+  // Docker's schema 2 can only say gzip or plain tar; anything else (zstd, OCI types) needs an OCI manifest.
+  const oci = layers.some((l) => (l.blob?.mediaType ?? '').startsWith('application/vnd.oci.'));
+  const manifestType = oci ? MediaType.ociManifest : MediaType.dockerManifest;
+  const layerType = (mediaType: string | undefined): string | undefined => {
+    if (oci) {
+      if (mediaType === MediaType.dockerLayerGzip) return MediaType.ociLayerGzip;
+      if (mediaType === MediaType.dockerLayer) return MediaType.ociLayer;
+      return mediaType;
+    }
+    if (mediaType === MediaType.ociLayerGzip) return MediaType.dockerLayerGzip;
+    if (mediaType === MediaType.ociLayer) return MediaType.dockerLayer;
+    return mediaType;
+  };
   const manifest = Buffer.from(
     JSON.stringify(
       {
         schemaVersion: 2,
-        mediaType: MediaType.dockerManifest,
-        config: { mediaType: MediaType.dockerConfig, size: configBytes.length, digest: record.id },
+        mediaType: manifestType,
+        config: {
+          mediaType: oci ? MediaType.ociConfig : MediaType.dockerConfig,
+          size: configBytes.length,
+          digest: record.id,
+        },
         layers: layers.map((l) => ({
-          mediaType: l.blob?.mediaType,
+          mediaType: layerType(l.blob?.mediaType),
           size: l.blob?.size,
           digest: l.blob?.digest,
         })),
@@ -131,13 +148,7 @@ async function pushOne(
       3,
     ),
   );
-  const digest = await registry.putManifest(
-    host,
-    repo,
-    ref.tag ?? 'latest',
-    MediaType.dockerManifest,
-    manifest,
-  );
+  const digest = await registry.putManifest(host, repo, ref.tag ?? 'latest', manifestType, manifest);
   await images.meta.put({ ...record, layers });
   await images.setReference({ domain: host, path: repo, digest }, record.id);
   progress({ status: `${ref.tag ?? 'latest'}: digest: ${digest} size: ${manifest.length}` });

@@ -450,11 +450,18 @@ export class StatsService {
     entry.last = sample;
   }
 
-  /** The newest stored sample at least `warmupMs` older than `current`. */
+  /**
+   * The sample to compute CPU % against: the newest stored one at least half
+   * an interval older than `current` (a window near Docker's second), else
+   * the newest at least `warmupMs` older.
+   */
   private previousFor(entry: Tracked, current: StatsSample): StatsSample | undefined {
-    const minGap = BigInt(this.warmupMs) * NS_PER_MS;
-    for (const s of [entry.last, entry.prev]) {
-      if (s && s.pid === current.pid && current.read - s.read >= minGap) return s;
+    const candidates = [entry.last, entry.prev];
+    for (const ms of [Math.max(this.warmupMs, this.intervalMs / 2), this.warmupMs]) {
+      const minGap = BigInt(Math.round(ms)) * NS_PER_MS;
+      for (const s of candidates) {
+        if (s && s.pid === current.pid && current.read - s.read >= minGap) return s;
+      }
     }
     return undefined;
   }

@@ -10,7 +10,8 @@
 //   layers/layers/<chain hex>/      `diff/` + `meta.json` (written last)
 //   layers/layers/tmp-<random>/     an extraction in progress (what a kill leaves)
 //   layers/l/<26 chars>             -> ../layers/<chain hex>/diff
-//   images/, repositories.json      image records and tags
+//   images/<id>.json                image records (written last by a pull or load)
+//   repositories.json               tags and digests
 //   tmp/load-<random>/              a `docker load` archive being unpacked
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -380,23 +381,17 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
     await assertConsistent(daemon, loaded, loadRef);
   });
 
-  it(
-    'a restart drops the half-stored blobs of an interrupted load',
-    {
-      todo: 'berth keeps load-* ingests (random refs, never resumed) until they are 24 h old: see archive.ts storeBlob',
-    },
-    async () => {
-      const refs = [];
-      const ingestRoot = join(daemon.dataRoot, 'image/content/ingest');
-      for (const key of await readdir(ingestRoot).catch(() => [])) {
-        refs.push(await readFile(join(ingestRoot, key, 'ref'), 'utf8').catch(() => key));
-      }
-      assert.deepEqual(
-        refs.filter((r) => r.startsWith('load-')),
-        [],
-      );
-    },
-  );
+  it('a restart drops the half-stored blobs of an interrupted load', async () => {
+    const refs = [];
+    const ingestRoot = join(daemon.dataRoot, 'image/content/ingest');
+    for (const key of await readdir(ingestRoot).catch(() => [])) {
+      refs.push(await readFile(join(ingestRoot, key, 'ref'), 'utf8').catch(() => key));
+    }
+    assert.deepEqual(
+      refs.filter((r) => r.startsWith('load-')),
+      [],
+    );
+  });
 
   it('after the restarts docker load succeeds, with the right image and layers', async () => {
     const res = await docker(daemon.host, ['load', '-i', tarPath], { timeoutMs: 120_000 });

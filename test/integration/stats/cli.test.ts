@@ -64,7 +64,12 @@ describe('berth stats against a daemon', () => {
       { method: 'GET', path: '/containers/json', handler: (ctx) => sendJson(ctx.res, 200, [{ Id: ID }]) },
       ...statsRoutes(stats, lookup),
     ];
-    server = new ApiServer({ routes, logger: silentLogger(), serverHeader: 'berth/test', experimental: false });
+    server = new ApiServer({
+      routes,
+      logger: silentLogger(),
+      serverHeader: 'berth/test',
+      experimental: false,
+    });
     await server.listen({ kind: 'unix', path: socket });
   });
 
@@ -93,7 +98,10 @@ describe('berth stats against a daemon', () => {
     assert.equal(err, undefined);
     const lines = out.split('\n');
     assert.match(lines[0] ?? '', /^CONTAINER ID {3}NAME {6}CPU % {5}MEM USAGE \/ LIMIT {3}MEM % {5}NET I\/O/);
-    assert.match(lines[1] ?? '', /^4f1c2b3a5d6e {3}web {7}\d+\.\d\d% {3,}16\.39MiB \/ 256MiB {3}6\.40% {5}9\.34kB \/ 1\.79kB/);
+    assert.match(
+      lines[1] ?? '',
+      /^4f1c2b3a5d6e {3}web {7}\d+\.\d\d% {3,}16\.39MiB \/ 256MiB {3}6\.40% {5}9\.34kB \/ 1\.79kB/,
+    );
     assert.equal(lines.length, 3);
   });
 

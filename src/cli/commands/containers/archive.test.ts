@@ -32,7 +32,7 @@ async function entryNames(tar: Readable): Promise<string[]> {
       entry.resume();
     }
   })();
-  tar.pipe(ex as unknown as NodeJS.WritableStream);
+  tar.pipe(ex);
   await done;
   return names;
 }

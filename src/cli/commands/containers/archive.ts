@@ -5,12 +5,7 @@
  * the entries of an archive, and extracting an archive into a directory
  * without letting it write outside of it.
  */
-import {
-  createReadStream,
-  createWriteStream,
-  promises as fsp,
-  type Stats,
-} from 'node:fs';
+import { createReadStream, createWriteStream, promises as fsp, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 
@@ -19,7 +14,10 @@ import { extract as tarExtract, pack as tarPack, type Header } from 'tar-stream'
 type HeaderArgument = Partial<Header> & Pick<Header, 'name'>;
 
 /** Pipes a (streamx or node) readable into a node writable, resolving once it is written. */
-function pipeTo(source: { pipe(dest: Writable): unknown; on(event: 'error', fn: (err: Error) => void): unknown }, dest: Writable): Promise<void> {
+function pipeTo(
+  source: { pipe(dest: Writable): unknown; on(event: 'error', fn: (err: Error) => void): unknown },
+  dest: Writable,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     source.on('error', reject);
     dest.on('error', reject);
@@ -413,7 +411,8 @@ export async function untar(source: Readable, dest: string): Promise<void> {
         entry.resume();
         continue;
       }
-      if (name === '..' || name.startsWith('../')) throw new CopyError(`invalid entry name ${JSON.stringify(header.name)}`);
+      if (name === '..' || name.startsWith('../'))
+        throw new CopyError(`invalid entry name ${JSON.stringify(header.name)}`);
       const target = goJoin(root, name);
       const parent = goDir(target);
       await fsp.mkdir(parent, { recursive: true, mode: 0o755 });
@@ -429,10 +428,14 @@ export async function untar(source: Readable, dest: string): Promise<void> {
       const isDirEntry = header.type === 'directory';
       if (existing) {
         if (existing.isDirectory() && !isDirEntry) {
-          throw new CopyError(`cannot overwrite directory ${JSON.stringify(header.name)} with non-directory ${JSON.stringify(dest)}`);
+          throw new CopyError(
+            `cannot overwrite directory ${JSON.stringify(header.name)} with non-directory ${JSON.stringify(dest)}`,
+          );
         }
         if (!existing.isDirectory() && isDirEntry) {
-          throw new CopyError(`cannot overwrite non-directory ${JSON.stringify(header.name)} with directory ${JSON.stringify(dest)}`);
+          throw new CopyError(
+            `cannot overwrite non-directory ${JSON.stringify(header.name)} with directory ${JSON.stringify(dest)}`,
+          );
         }
         if (!existing.isDirectory()) await fsp.rm(target, { recursive: true, force: true });
       }

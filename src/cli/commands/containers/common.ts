@@ -98,6 +98,8 @@ export async function forEachContainer(
   op: (name: string) => Promise<void>,
   options: { parallel?: boolean; ignore?: (err: unknown) => boolean } = {},
 ): Promise<void> {
+  // Negotiate the API version once, not once per parallel request.
+  await ctx.client().apiVersion();
   const limit = options.parallel === false ? 1 : 50;
   const results: Promise<unknown>[] = [];
   let running = 0;

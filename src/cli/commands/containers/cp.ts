@@ -88,7 +88,9 @@ async function validateOutputPath(p: string): Promise<void> {
   }
   if (st.isDirectory() || st.isFile()) return;
   const what = st.isCharacterDevice() || st.isBlockDevice() ? 'got a device' : 'got an irregular file';
-  throw new CopyError(`invalid output path: ${JSON.stringify(p)} must be a directory or a regular file: ${what}`);
+  throw new CopyError(
+    `invalid output path: ${JSON.stringify(p)} must be a directory or a regular file: ${what}`,
+  );
 }
 
 async function copyFromContainer(ctx: CliContext, cfg: CpConfig): Promise<void> {
@@ -209,7 +211,9 @@ export function registerCp(parent: Command, ctx: CliContext): Command {
   const cmd = parent
     .command('cp')
     .description('Copy files/folders between a container and the local filesystem')
-    .usage('[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH')
+    .usage(
+      '[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n       berth cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH',
+    )
     .argument('<source>', 'SRC')
     .argument('<destination>', 'DEST')
     .option('-a, --archive', 'archive mode (copy all uid/gid information)')

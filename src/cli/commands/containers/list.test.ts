@@ -71,7 +71,8 @@ describe('docker ps rendering', () => {
   it('fills the other template fields as docker does', () => {
     assert.equal(
       renderContainers([web], {
-        format: '{{.Names}}|{{.Labels}}|{{.Label "b"}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Networks}}|{{.State}}',
+        format:
+          '{{.Names}}|{{.Labels}}|{{.Label "b"}}|{{.Mounts}}|{{.LocalVolumes}}|{{.Networks}}|{{.State}}',
       }),
       'web|a=1,b=2|2|averyveryveryl…|1|bridge|running\n',
     );
@@ -113,7 +114,10 @@ describe('docker ps rendering', () => {
 describe('docker ps columns', () => {
   it('quotes and truncates commands', () => {
     assert.equal(displayCommand("sh -c 'sleep 1000'", true), '"sh -c \'sleep 1000\'"');
-    assert.equal(displayCommand('/docker-entrypoint.sh nginx -g daemon off;', true), '"/docker-entrypoint.…"');
+    assert.equal(
+      displayCommand('/docker-entrypoint.sh nginx -g daemon off;', true),
+      '"/docker-entrypoint.…"',
+    );
     assert.equal(displayCommand('/docker-entrypoint.sh nginx', false), '"/docker-entrypoint.sh nginx"');
     assert.equal(displayCommand('echo "hi"\tthere', false), '"echo \\"hi\\"\\tthere"');
     assert.equal(ellipsis('abcdef', 4), 'abc…');
@@ -139,12 +143,18 @@ describe('docker ps columns', () => {
 
   it('shows images as docker does', () => {
     assert.equal(displayImage({ Image: '' }, true), '<no image>');
-    assert.equal(displayImage({ Image: 'docker.io/library/alpine:3.20', ImageID: 'sha256:1' }, true), 'alpine:3.20');
+    assert.equal(
+      displayImage({ Image: 'docker.io/library/alpine:3.20', ImageID: 'sha256:1' }, true),
+      'alpine:3.20',
+    );
     assert.equal(
       displayImage({ Image: `alpine@sha256:${'d'.repeat(64)}`, ImageID: 'sha256:x' }, true),
       'alpine',
     );
-    assert.equal(displayImage({ Image: 'sha256:' + 'e'.repeat(64), ImageID: 'sha256:' + 'e'.repeat(64) }, true), 'e'.repeat(12));
+    assert.equal(
+      displayImage({ Image: 'sha256:' + 'e'.repeat(64), ImageID: 'sha256:' + 'e'.repeat(64) }, true),
+      'e'.repeat(12),
+    );
     assert.equal(containerRow(db, true, NOW).RunningFor, '3 days ago');
   });
 });

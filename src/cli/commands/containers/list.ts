@@ -229,7 +229,7 @@ export function containerRow(c: ContainerSummary, trunc: boolean, now?: number):
     Status: c.Status ?? '',
   });
   Object.defineProperty(row, 'labels', { value: labels, enumerable: false });
-  return row as unknown as ContainerRow;
+  return row;
 }
 
 /** docker's NewContainerFormat: the default table (with SIZE for `-s`), `raw`, `-q`, or the user's. */

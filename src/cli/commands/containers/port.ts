@@ -48,7 +48,8 @@ export function portLines(ports: PortMap | undefined, container: string, port?: 
     for (const f of frontends) out.push(joinHostPort(f.HostIp ?? '', f.HostPort ?? ''));
   } else {
     for (const [from, frontends] of Object.entries(ports ?? {})) {
-      for (const f of frontends ?? []) out.push(`${from} -> ${joinHostPort(f.HostIp ?? '', f.HostPort ?? '')}`);
+      for (const f of frontends ?? [])
+        out.push(`${from} -> ${joinHostPort(f.HostIp ?? '', f.HostPort ?? '')}`);
     }
   }
   return out.sort((a, b) => (naturalLess(a, b) ? -1 : naturalLess(b, a) ? 1 : 0));

@@ -98,6 +98,7 @@ async function runContainer(ctx: CliContext, image: string, args: string[], flag
   const stopSignals = flags.sigProxy !== false && !tty ? proxySignals(client, id) : () => undefined;
   let stopResize: () => void = () => undefined;
   let session: StreamSession | undefined;
+  let wait: PendingWait | Error | undefined;
   try {
     const attach = request.AttachStdin || request.AttachStdout || request.AttachStderr;
     if (!attach) ctx.out.write(`${id}\n`);
@@ -118,7 +119,8 @@ async function runContainer(ctx: CliContext, image: string, args: string[], flag
       });
     }
     const autoRemove = request.HostConfig?.AutoRemove === true;
-    const wait = await startWait(ctx, id, autoRemove ? 'removed' : 'next-exit');
+    const pending = await startWait(ctx, id, autoRemove ? 'removed' : 'next-exit');
+    wait = pending;
     try {
       await startContainer(client, id);
     } catch (err) {
@@ -126,14 +128,14 @@ async function runContainer(ctx: CliContext, image: string, args: string[], flag
         session.cancel();
         await session.done.catch(() => undefined);
       }
-      if (autoRemove && !(wait instanceof Error)) await wait.result.catch(() => undefined);
+      if (autoRemove && !(pending instanceof Error)) await pending.result.catch(() => undefined);
       throw runError(err, 'run');
     }
     if (!session) return;
     if (tty && outIsTerminal(ctx)) {
       stopResize = monitorTtySize(ctx, (size) => resizeContainer(client, id, size.height, size.width));
     }
-    const status = waitStatus(ctx, wait);
+    const status = waitStatus(ctx, pending);
     const first = await Promise.race([
       session.done.then(
         (end): { kind: 'stream'; end: StreamEnd } => ({ kind: 'stream', end }),
@@ -159,6 +161,8 @@ async function runContainer(ctx: CliContext, image: string, args: string[], flag
   } finally {
     stopResize();
     stopSignals();
+    // Detached, or detached from: stop waiting for the exit.
+    if (wait !== undefined && !(wait instanceof Error)) wait.cancel();
   }
 }
 

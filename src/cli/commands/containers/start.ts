@@ -40,6 +40,7 @@ async function startAttached(
   const tty = c.Config?.Tty === true;
   const stopSignals = tty ? () => undefined : proxySignals(client, id);
   let stopResize: () => void = () => undefined;
+  let pending: Awaited<ReturnType<typeof startWait>> | undefined;
   try {
     const stdin = flags.interactive === true && c.Config?.OpenStdin === true;
     const conn = await attachContainer(client, id, {
@@ -58,6 +59,7 @@ async function startAttached(
     });
     const autoRemove = c.HostConfig?.AutoRemove === true;
     const wait = await startWait(ctx, id, autoRemove ? 'removed' : 'next-exit');
+    pending = wait;
     try {
       await startContainer(client, id);
     } catch (err) {
@@ -78,6 +80,7 @@ async function startAttached(
   } finally {
     stopResize();
     stopSignals();
+    if (pending !== undefined && !(pending instanceof Error)) pending.cancel();
   }
 }
 

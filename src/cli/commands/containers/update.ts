@@ -68,13 +68,21 @@ export function registerUpdate(parent: Command, ctx: CliContext): Command {
     .option('--cpu-period <n>', 'limit CPU CFS (Completely Fair Scheduler) period', int('--cpu-period'))
     .option('--cpu-quota <n>', 'limit CPU CFS (Completely Fair Scheduler) quota', int('--cpu-quota'))
     .option('--cpu-rt-period <n>', 'limit the CPU real-time period in microseconds', int('--cpu-rt-period'))
-    .option('--cpu-rt-runtime <n>', 'limit the CPU real-time runtime in microseconds', int('--cpu-rt-runtime'))
+    .option(
+      '--cpu-rt-runtime <n>',
+      'limit the CPU real-time runtime in microseconds',
+      int('--cpu-rt-runtime'),
+    )
     .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)', int('-c, --cpu-shares'))
     .option('--cpus <decimal>', 'number of CPUs', valueFlag('--cpus', parseCpus))
     .option('--cpuset-cpus <cpus>', 'CPUs in which to allow execution (0-3, 0,1)')
     .option('--cpuset-mems <mems>', 'MEMs in which to allow execution (0-3, 0,1)')
     .option('-m, --memory <bytes>', 'memory limit', valueFlag('-m, --memory', ramInBytes))
-    .option('--memory-reservation <bytes>', 'memory soft limit', valueFlag('--memory-reservation', ramInBytes))
+    .option(
+      '--memory-reservation <bytes>',
+      'memory soft limit',
+      valueFlag('--memory-reservation', ramInBytes),
+    )
     .option(
       '--memory-swap <bytes>',
       'swap limit equal to memory plus swap: -1 to enable unlimited swap',
@@ -82,7 +90,9 @@ export function registerUpdate(parent: Command, ctx: CliContext): Command {
     )
     .option('--pids-limit <n>', 'tune container pids limit (set -1 for unlimited)', int('--pids-limit'))
     .option('--restart <policy>', 'restart policy to apply when a container exits')
-    .addOption(new Option('--kernel-memory <bytes>').hideHelp().argParser(valueFlag('--kernel-memory', ramInBytes)))
+    .addOption(
+      new Option('--kernel-memory <bytes>').hideHelp().argParser(valueFlag('--kernel-memory', ramInBytes)),
+    )
     .action((names: string[], flags: UpdateFlags) =>
       runContainerCommand(async () => {
         const req = updateRequest(flags);
