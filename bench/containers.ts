@@ -231,14 +231,18 @@ async function loadBusybox(api: Api): Promise<void> {
 // ---------------------------------------------------------------------------
 // Processes, mounts, cgroups
 
-/** Runs a command; rejects with its stderr when it fails. */
-function runCmd(command: string, args: string[], cwd?: string): Promise<void> {
+/**
+ * Runs a command; rejects with its stderr when it fails. With `quiet`, no
+ * pipes at all and it resolves on exit: `runc create` hands its stdio to the
+ * container's init, which would keep a stderr pipe open until it ran.
+ */
+function runCmd(command: string, args: string[], options: { quiet?: boolean } = {}): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(cwd ? { cwd } : {}) });
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', options.quiet ? 'ignore' : 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('error', reject);
-    child.once('close', (code, signal) => {
+    child.once(options.quiet ? 'exit' : 'close', (code: number | null, signal: NodeJS.Signals | null) => {
       if (code === 0) resolve();
       else reject(new Error(`${command} ${args.join(' ')}: ${signal ?? code} ${stderr.trim()}`));
     });
@@ -467,8 +471,8 @@ class Floor {
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config));
   }
 
-  private runc_(args: string[]): Promise<void> {
-    return runCmd(this.runc, ['--root', this.root, ...args]);
+  private runc_(args: string[], quiet = false): Promise<void> {
+    return runCmd(this.runc, ['--root', this.root, ...args], { quiet });
   }
 
   async open(): Promise<void> {
@@ -528,7 +532,7 @@ class Floor {
     await this.writeBundle(bundle, join(this.shared, 'merged'), id);
     const pidFile = join(bundle, 'pid');
     const t0 = clock();
-    await this.runc_(['create', '--bundle', bundle, '--pid-file', pidFile, id]);
+    await this.runc_(['create', '--bundle', bundle, '--pid-file', pidFile, id], true);
     const t1 = clock();
     const pid = Number((await readFile(pidFile, 'utf8')).trim());
     await this.runc_(['start', id]);
@@ -812,12 +816,22 @@ function logSince(daemon: TestDaemon, from: number): string {
 }
 
 async function main(): Promise<void> {
+  const base = await mkdtemp(join(tmpdir(), 'berthbench-'));
+  const cgroupParent = `/berthbench-${randomBytes(4).toString('hex')}`;
+  try {
+    await benchmarks(base, cgroupParent);
+    if (!values['no-breakdown']) await breakdown(base, cgroupParent, RUNS);
+  } finally {
+    await cleanup(base, cgroupParent);
+  }
+}
+
+/** Sections 1–4 and the summary, against a real berthd (stopped by PID at the end). */
+async function benchmarks(base: string, cgroupParent: string): Promise<void> {
   if (process.getuid?.() !== 0)
     throw new Error('run as root: containers need mounts, cgroups and namespaces');
   const runc = await findExecutable('runc');
   if (!runc) throw new Error('runc is not installed');
-  const base = await mkdtemp(join(tmpdir(), 'berthbench-'));
-  const cgroupParent = `/berthbench-${randomBytes(4).toString('hex')}`;
   const daemonDir = join(base, 'd');
   await mkdir(daemonDir);
   let daemon: TestDaemon | undefined;
@@ -1076,24 +1090,24 @@ async function main(): Promise<void> {
     }
     await daemon?.stop();
   }
-
-  try {
-    if (!values['no-breakdown']) await breakdown(base, cgroupParent, RUNS);
-  } finally {
-    await cleanup(base, cgroupParent);
-  }
 }
 
 /**
  * Removes what the bench left: conmon/runc processes of its own (their
- * command lines name its unique temp dir; killed by PID), mounts under the
- * temp dir, the temp dir, and the cgroup parent in every hierarchy. berthd
- * itself was stopped (by PID) before this.
+ * command lines name its unique temp dir) and processes in cgroups below its
+ * parent, killed by PID; mounts under the temp dir; the temp dir; and the
+ * cgroup parent in every hierarchy. berthd itself was stopped (by PID) before.
  */
 async function cleanup(base: string, cgroupParent: string): Promise<void> {
   const leftovers = await findProcesses(
     (argv) => ['conmon', 'runc'].includes(basename(argv[0] ?? '')) && argv.some((a) => a.includes(base)),
   );
+  // Container processes (and a `runc init` left waiting) sit in cgroups below the bench's parent.
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid || leftovers.includes(Number(name))) continue;
+    const cgroups = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
+    if (cgroups.split('\n').some((l) => l.includes(`:${cgroupParent}/`))) leftovers.push(Number(name));
+  }
   for (const pid of leftovers) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -1102,7 +1116,7 @@ async function cleanup(base: string, cgroupParent: string): Promise<void> {
     }
   }
   if (leftovers.length > 0)
-    console.log(`  cleanup: killed ${leftovers.length} leftover conmon/runc processes`);
+    console.log(`  cleanup: killed ${leftovers.length} leftover processes: ${leftovers.join(' ')}`);
   await sleep(200);
   for (const target of await mountsUnder(base)) {
     await runCmd('umount', [target]).catch(() => runCmd('umount', ['-l', target]).catch(() => undefined));

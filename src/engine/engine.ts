@@ -15,6 +15,8 @@ import { ContainerService } from './containers/service.js';
 import { findExecutable, findInit, probeSpecContext, usableRuntimes } from './containers/setup.js';
 import { ContainerStore } from './containers/store.js';
 import { HostNetDriver } from './networks/host-driver.js';
+import { statsForContainers } from './stats/containers.js';
+import type { StatsService } from './stats/sampler.js';
 import { VolumeService } from './volumes/service.js';
 import { NetworkService } from './networks/service.js';
 import { SystemService, type BuildInfo } from './system/system.js';
@@ -45,6 +47,7 @@ export class Engine {
   readonly files: ContainerFiles;
   readonly networks: NetworkService;
   readonly volumes: VolumeService;
+  readonly stats: StatsService;
 
   private constructor(
     config: EngineConfig,
@@ -72,6 +75,7 @@ export class Engine {
     this.files = files;
     this.networks = networks;
     this.volumes = volumes;
+    this.stats = statsForContainers(containers, config.cgroupParent);
   }
 
   static async start(config: EngineConfig, build: BuildInfo, logger: Logger): Promise<Engine> {
@@ -173,6 +177,7 @@ export class Engine {
     );
     engine.pruneTimer = setInterval(() => engine.pruneJournal(), PRUNE_INTERVAL_MS);
     engine.pruneTimer.unref();
+    engine.stats.start();
     engine.publishDaemonEvent('start');
     return engine;
   }
@@ -204,6 +209,7 @@ export class Engine {
   /** Publishes `daemon stop` and closes what the engine holds open. Containers keep running. */
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    this.stats.close();
     this.containers.close();
     await this.networks.close();
     if (!this.containers.all().some((c) => c.running))

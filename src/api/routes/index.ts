@@ -5,6 +5,7 @@ import { containerIORoutes } from './container-io.js';
 import { containerRoutes } from './containers.js';
 import { execRoutes } from './exec.js';
 import { networkRoutes } from './networks.js';
+import { statsRoutes } from './stats.js';
 import { volumeRoutes } from './volumes.js';
 import { eventRoutes } from './events.js';
 import { imageRoutes } from './images.js';
@@ -61,5 +62,6 @@ export function allRoutes(engine: Engine): Route[] {
     ...execRoutes({ containers: engine.containers, exec: engine.exec }),
     ...networkRoutes(engine.networks),
     ...volumeRoutes(engine.volumes),
+    ...statsRoutes(engine.stats, (ref) => engine.containers.get(ref)),
   ];
 }

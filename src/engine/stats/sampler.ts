@@ -194,14 +194,17 @@ class Tracked {
  *   the last `historyMs` (10 min) to show, and a one-shot request finds a
  *   previous sample to compute CPU % from.
  * - **A one-shot request** (`stream=false`) reads a fresh sample and answers
- *   at once, with the newest stored sample at least `warmupMs` old as
- *   `precpu_stats`. Only when there is none (a container started a moment
- *   ago, or background sampling is off) does it take two samples
- *   `warmupMs` (100 ms) apart; dockerd always waits for two samples a second
- *   apart. So `docker stats --no-stream` over ten containers, whose requests
- *   the CLI sends in parallel, answers in about 100 ms at worst, with a CPU
- *   % that is correct for the window it covers (over 100 ms the host's
- *   USER_HZ clock gives it a resolution of a few percent).
+ *   at once, with a stored sample as `precpu_stats`: the newest at least
+ *   half an interval old (so a watched container's CPU % covers about a
+ *   second, as Docker's; an unwatched one's up to the 10 s since its last
+ *   background sample), else the newest at least `warmupMs` old. Only when
+ *   there is none (a container started a moment ago, or background
+ *   sampling is off) does it take two samples `warmupMs` (100 ms) apart;
+ *   dockerd always waits for two samples a second apart. So `docker stats
+ *   --no-stream` over ten containers, whose requests the CLI sends in
+ *   parallel, answers in about 100 ms at worst, with a CPU % that is
+ *   correct for the window it covers (over 100 ms the host's USER_HZ clock
+ *   gives it a resolution of a few percent).
  * - **Stopped containers** answer with Docker's zero stats; a stream of one
  *   goes on (zeros each interval, real numbers again once it restarts) and
  *   ends when the container is removed, as Docker's does.
