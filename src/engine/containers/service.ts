@@ -566,8 +566,7 @@ export class ContainerService {
     await driver
       .delete(c.record.Runtime, c.id)
       .catch((err: unknown) => this.deps.logger.warn({ err, id: c.id }, 'runtime delete failed'));
-    for (const hook of this.hooks.afterExit)
-      await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'exit hook failed'));
+    await this.unmountVolumes(c);
     await unmount(join(this.dir(c), 'merged'));
     const ranFor = Date.parse(finishedAt) - Date.parse(c.state.StartedAt);
     c.state = {
