@@ -6,24 +6,25 @@
  * the issue's targets and whether they are met; asserts nothing.
  *
  * It starts its own berthd (TestDaemon) on temp dirs with a cgroup parent of
- * its own (`/berthbench-<random>`), and removes everything it made:
- * containers, mounts, cgroups (in every hierarchy), and the processes it
- * started (by PID). Then, unless `--no-breakdown`, it runs the same
+ * its own (`/berthbench-<random>`) and a bridge of its own, and removes
+ * everything it made: containers, mounts, cgroups (in every hierarchy),
+ * bridges and their iptables chains, and the processes it started (by PID). Then, unless `--no-breakdown`, it runs the same
  * `run --rm true` against an instrumented in-process engine and prints where
  * the time of one run goes, phase by phase.
  *
  * Run as root:
  *   npm run bench:containers
- *   node dist/bench/containers.js --runs 20 --concurrency 20 --floor-runs 10 --log-level debug
+ *   node dist/bench/containers.js --runs 20 --concurrency 20 --batches 3 --floor-runs 10 --log-level debug
+ *   node dist/bench/containers.js --no-breakdown | --breakdown-only
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 import { ApiServer } from '../src/api/server.js';
 import { allRoutes } from '../src/api/routes/index.js';
@@ -32,6 +33,7 @@ import { Engine } from '../src/engine/engine.js';
 import { ConmonDriver } from '../src/engine/containers/runtime-driver.js';
 import { findExecutable } from '../src/engine/containers/setup.js';
 import { Conmon } from '../src/runtime/conmon.js';
+import { cleanup as cleanupFirewall } from '../src/runtime/net/iptables.js';
 import { silentLogger } from '../src/util/log.js';
 import { docker } from '../test/helpers/cli.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     'floor-runs': { type: 'string', default: '10' },
     'log-level': { type: 'string', default: 'debug' },
     'no-breakdown': { type: 'boolean', default: false },
+    'breakdown-only': { type: 'boolean', default: false },
   },
 });
 
@@ -201,12 +204,17 @@ interface ApiRun {
  * `docker run --rm` without the CLI: create (AutoRemove), wait (no attach),
  * start, then the wait's result. Wall time in this process.
  */
-async function apiRun(api: Api, cmd: string[], condition: 'next-exit' | 'removed'): Promise<ApiRun> {
+async function apiRun(
+  api: Api,
+  cmd: string[],
+  condition: 'next-exit' | 'removed',
+  networkMode?: string,
+): Promise<ApiRun> {
   const t0 = clock();
   const { Id: id } = await api.json<{ Id: string }>('POST', '/containers/create', {
     Image: IMAGE,
     Cmd: cmd,
-    HostConfig: { AutoRemove: true },
+    HostConfig: { AutoRemove: true, ...(networkMode ? { NetworkMode: networkMode } : {}) },
   });
   const t1 = clock();
   const wait = api.wait(id, condition);
@@ -253,6 +261,32 @@ async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
   return m ? Number(m[1]) : NaN;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Bridges the bench's daemons made; the final cleanup makes sure they are gone. */
+const bridgesMade: string[] = [];
+
+/** A 10.231.N.0/24 no route on this host uses yet (the test daemons' range). */
+async function freeSubnet(): Promise<string> {
+  const { stdout } = await execFileAsync('ip', ['-4', 'route', 'show', 'table', 'all']);
+  for (let i = 0; i < 200; i++) {
+    const n = 1 + Math.floor(Math.random() * 250);
+    if (!stdout.includes(`10.231.${n}.`)) return `10.231.${n}.1/24`;
+  }
+  throw new Error('no free 10.231.N.0/24 subnet');
+}
+
+/** Removes a bridge and the iptables chains an engine made for it (prefix as engine.ts derives it). */
+async function removeBridge(bridge: string): Promise<void> {
+  await execFileAsync('ip', ['link', 'del', bridge]).catch(() => undefined);
+  await cleanupFirewall(
+    bridge
+      .replace(/[^A-Za-z0-9_]/g, '_')
+      .toUpperCase()
+      .slice(0, 16),
+  ).catch(() => undefined);
 }
 
 const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MiB`;
@@ -612,10 +646,12 @@ function instrument(engine: Engine, execRoot: string): void {
     mark('mountLowerSpec');
     return lowerSpec(chainId);
   };
-  svc.hooks.beforeStart.push(() => Promise.resolve(mark('hook.beforeStart')));
-  svc.hooks.afterCreate.push(() => Promise.resolve(mark('hook.afterCreate')));
-  svc.hooks.afterExit.push(() => Promise.resolve(mark('hook.afterExit')));
-  svc.hooks.beforeRemove.push(() => Promise.resolve(mark('hook.beforeRemove')));
+  // A mark before and after the hooks other services registered (networks: resolv.conf, veths, unwire).
+  for (const name of ['beforeStart', 'afterCreate', 'afterExit', 'beforeRemove'] as const) {
+    const hooks: ((...args: never[]) => Promise<void>)[] = svc.hooks[name];
+    hooks.unshift(() => Promise.resolve(mark(`hook.${name}.first`)));
+    hooks.push(() => Promise.resolve(mark(`hook.${name}.last`)));
+  }
   svc.startListeners.push(() => mark('started'));
   const publish = engine.events.publish.bind(engine.events);
   engine.events.publish = (input) => {
@@ -636,114 +672,224 @@ function instrument(engine: Engine, execRoot: string): void {
   }
 }
 
-/** Phases of one run, in order; each spans from the first `from` mark to the first `to` mark after it. */
-function phases(run: Mark[]): { name: string; ms: number }[] {
-  const out: { name: string; ms: number }[] = [];
-  const t = (label: string, after = -Infinity): number => at(run, label, after);
-  const add = (name: string, a: number, b: number): void => {
-    out.push({ name, ms: Number.isFinite(a) && Number.isFinite(b) ? b - a : NaN });
-  };
-  const c0 = t('c.create>');
-  const svcCreate0 = t('svc.create>');
-  const svcCreate1 = t('svc.create<');
-  const c1 = t('c.create<');
-  add('create: HTTP in (client → handler)', c0, svcCreate0);
-  add('create: service (validate, dirs, init layer, 2 fsync’d saves)', svcCreate0, svcCreate1);
-  {
-    const saves = run.filter((m) => m.t >= svcCreate0 && m.t <= svcCreate1);
-    const s = pairSum(saves, 'saveState') + pairSum(saves, 'saveRecord');
-    add('  of which saveState+saveRecord (write+fsync+rename+fsync dir)', 0, s);
+/** What runs between two consecutive marks, where the bench knows it (labels without occurrence numbers). */
+const STEPS: Record<string, string> = {
+  'c.create> → svc.create>': 'HTTP in, body parse',
+  'svc.create> → saveState>': 'create: validate, merge config, dirs, init layer',
+  'saveState> → saveState<': 'save state.json (write, fsync, rename, fsync dir)',
+  'saveRecord> → saveRecord<': 'save record.json (write, fsync, rename, fsync dir)',
+  'svc.create< → event.create': 'publish create event',
+  'c.start> → svc.start>': 'HTTP in',
+  'svc.start> → clearExit>': 'rm + mkdir bundle dir',
+  'clearExit< → mountLowerSpec': 'rm + mkdir persist dir, isMounted (reads mountinfo)',
+  'mountLowerSpec → hook.beforeStart.first':
+    'rm + mkdir work, mount(8) overlay, write hosts/hostname/resolv.conf',
+  'mountLowerSpec → saveRecord>':
+    'rm + mkdir work, mount(8) overlay; then mountVolumes saves the record (no volumes)',
+  'saveRecord< → hook.beforeStart.first': 'write hosts, hostname, resolv.conf',
+  'hook.afterCreate.first → saveRecord>':
+    'networks: ip link show bridge, ip link add veth, set master, nsenter ip -batch, ip link show',
+  'hook.afterExit.first → saveRecord>': 'networks: ip link del veth',
+  'runc.start> → exitfile': '`runc start` … (`true` exits, conmon writes the exit file)',
+  'exitfile → runc.start<': '… `runc start` returns',
+  'svc.start< → readExit>': 'exit handling was queued behind the start op',
+  'driver.delete< → clearExit>': 'isMounted, rm bundle dir',
+  'hook.afterExit.last → saveState>': 'resolve next-exit waiters; destroy: save "removing"',
+  'hook.beforeStart.first → hook.beforeStart.last': 'beforeStart hooks (networks: resolv.conf)',
+  'hook.beforeStart.last → driver.create>': 'build the OCI spec',
+  'driver.create> → conmon.create>': 'mkdir bundle, write config.json',
+  'conmon.create> → conmon.create<': 'conmon: rm stale files, spawn, runc create, sync message, pid file',
+  'hook.afterCreate.first → hook.afterCreate.last':
+    'afterCreate hooks (networks: veth pair, address, routes)',
+  'runc.start> → runc.start<': '`runc start`',
+  'runc.state> → runc.state<': '`runc state`',
+  'runc.delete> → runc.delete<': '`runc delete --force`',
+  'exitfile → readExit>': 'exit detection: fs.watch event, stat+read, queued behind the start op',
+  'readExit> → driver.delete>': 'read exit code, OOM check',
+  'driver.delete< → saveState>': 'unmount volumes, isMounted + umount(8) rootfs',
+  'hook.afterExit.first → hook.afterExit.last': 'afterExit hooks (networks: delete veth, save record)',
+  'hook.beforeRemove.first → hook.beforeRemove.last': 'beforeRemove hooks',
+  'store.remove> → store.remove<': 'rm -r container dir',
+};
+
+interface Segment {
+  key: string;
+  /** Start, from the run's first mark. */
+  offset: number;
+  ms: number;
+}
+
+/** A run as consecutive segments between its marks (sorted by time; repeated labels numbered). */
+function segments(run: Mark[]): Segment[] {
+  const sorted = [...run].sort((x, y) => x.t - y.t);
+  const seen = new Map<string, number>();
+  const named = sorted.map((m) => {
+    const n = (seen.get(m.label) ?? 0) + 1;
+    seen.set(m.label, n);
+    return { ...m, key: n === 1 ? m.label : `${m.label}#${n}` };
+  });
+  const t0 = named[0]?.t ?? 0;
+  const out: Segment[] = [];
+  for (let i = 0; i + 1 < named.length; i++) {
+    const a = named[i];
+    const b = named[i + 1];
+    if (a && b) out.push({ key: `${a.key} → ${b.key}`, offset: a.t - t0, ms: b.t - a.t });
   }
-  add('create: HTTP out', svcCreate1, c1);
-  add('wait registered (headers back)', c1, t('c.wait.hdr'));
-  const s0 = t('c.start>');
-  const svcStart0 = t('svc.start>', s0);
-  add('start: HTTP in', s0, svcStart0);
-  const clear1 = t('clearExit<', svcStart0);
-  add('start: rm+mkdir bundle dir, clear exit file', svcStart0, clear1);
-  const lower = t('mountLowerSpec', clear1);
-  add('start: rm+mkdir persist dir, isMounted (mountinfo)', clear1, lower);
-  const hookStart = t('hook.beforeStart', lower);
-  add('start: rm+mkdir work, mount(8) overlay, hosts/hostname/resolv.conf', lower, hookStart);
-  const dc0 = t('driver.create>', hookStart);
-  add('start: build OCI spec', hookStart, dc0);
-  const cc0 = t('conmon.create>', dc0);
-  add('start: mkdir bundle, write config.json', dc0, cc0);
-  const cc1 = t('conmon.create<', cc0);
-  add('start: conmon spawn → runc create → sync msg → pidfile', cc0, cc1);
-  const rs0 = t('runc.start>', cc1);
-  add('start: afterCreate hooks, pending attaches', cc1, rs0);
-  const rs1 = t('runc.start<', rs0);
-  add('start: `runc start`', rs0, rs1);
-  const started = t('started', rs1);
-  add('start: save state (fsync) + start event', rs1, started);
-  const svcStart1 = t('svc.start<', started);
-  const c3 = t('c.start<', svcStart1);
-  add('start: HTTP out', svcStart1, c3);
-  const exitfile = t('exitfile');
-  add('exit: runc start returned → exit file mtime (< 0: true exits first)', rs1, exitfile);
-  const re = t('readExit>', exitfile);
-  add('exit: exit file → daemon handles it (detection latency)', exitfile, re);
-  const st0 = t('runc.state>', re);
-  add('exit: read exit/oom files', re, st0);
-  const st1 = t('runc.state<', st0);
-  add('exit: `runc state`', st0, st1);
-  const del0 = t('runc.delete>', st1);
-  const del1 = t('runc.delete<', del0);
-  add('exit: `runc delete --force`', del0, del1);
-  const afterExit = t('hook.afterExit', del1);
-  const save0 = t('saveState>', afterExit);
-  add('exit: unmount (isMounted + umount(8))', afterExit, save0);
-  const save1 = t('saveState<', save0);
-  add('exit: save state (fsync)', save0, save1);
-  const die = t('event.die', save1);
-  const cExit = t('c.exit');
-  add('exit: die event → wait answered at client', die, cExit);
-  const removing = t('hook.beforeRemove', die);
-  add('cleanup: save "removing" state (fsync)', die, removing);
-  const ddel1 = t('driver.delete<', removing);
-  add('cleanup: `runc state` again (already deleted)', removing, ddel1);
-  const rem0 = t('store.remove>', ddel1);
-  add('cleanup: isMounted, rm bundle dir, clear exit file', ddel1, rem0);
-  const rem1 = t('store.remove<', rem0);
-  add('cleanup: rm container dir', rem0, rem1);
-  add('cleanup: destroy event → removed-wait answered', rem1, t('c.removed'));
-  add('TOTAL create → wait(next-exit) result', c0, cExit);
-  add('TOTAL create → removed', c0, t('c.removed'));
   return out;
 }
 
-/** Sum of durations of the `label>`…`label<` pairs among `run`. */
-function pairSum(run: Mark[], label: string): number {
+/** Sum of durations of the `label>`…`label<` pairs among `run`, and how many there were. */
+function pairSum(run: Mark[], label: string): { ms: number; count: number } {
   let sum = 0;
+  let count = 0;
   let open: number | undefined;
   for (const m of [...run].sort((a, b) => a.t - b.t)) {
     if (m.label === `${label}>`) open = m.t;
     else if (m.label === `${label}<` && open !== undefined) {
       sum += m.t - open;
+      count++;
       open = undefined;
     }
   }
-  return sum;
+  return { ms: sum, count };
+}
+
+/** Time from the first `from` mark to the first `to` mark after it. */
+function span(run: Mark[], from: string, to: string): number {
+  const a = at(run, from);
+  return at(run, to, a) - a;
+}
+
+function printBreakdown(runs: Mark[][]): void {
+  const line = (name: string, xs: number[], extra = ''): void => {
+    const ok = xs.filter((x) => Number.isFinite(x));
+    console.log(
+      `  ${name.padEnd(72)} ${ms(median(ok)).padStart(9)}  p90 ${ms(pct(ok, 0.9)).padStart(9)}${extra}`,
+    );
+  };
+  console.log('  -- as the client sees it');
+  line(
+    'create request',
+    runs.map((r) => span(r, 'c.create>', 'c.create<')),
+  );
+  line(
+    'wait registered',
+    runs.map((r) => span(r, 'c.create<', 'c.wait.hdr')),
+  );
+  line(
+    'start request',
+    runs.map((r) => span(r, 'c.start>', 'c.start<')),
+  );
+  line(
+    'start answered → wait(next-exit) answered',
+    runs.map((r) => span(r, 'c.start<', 'c.exit')),
+  );
+  line(
+    'wait(next-exit) answered → wait(removed) answered',
+    runs.map((r) => span(r, 'c.exit', 'c.removed')),
+  );
+  line(
+    'TOTAL create → exited (next-exit)',
+    runs.map((r) => span(r, 'c.create>', 'c.exit')),
+  );
+  line(
+    'TOTAL create → removed',
+    runs.map((r) => span(r, 'c.create>', 'c.removed')),
+  );
+
+  console.log('  -- where the daemon spends it, per run (sum of every call of the kind)');
+  const kinds: [string, string][] = [
+    ['conmon.create', 'conmon (spawn → runc create → sync message), the create half of the runtime'],
+    ['runc.start', '`runc start`'],
+    ['runc.state', '`runc state` (before delete, and again at removal)'],
+    ['runc.delete', '`runc delete --force`'],
+    ['saveState', 'state.json saves (each: write, fsync, rename, fsync dir)'],
+    ['saveRecord', 'record.json saves (same)'],
+    ['store.remove', 'rm -r of the container dir'],
+  ];
+  for (const [label, what] of kinds) {
+    const sums = runs.map((r) => pairSum(r, label));
+    line(
+      what,
+      sums.map((x) => x.ms),
+      `  ×${median(sums.map((x) => x.count))}`,
+    );
+  }
+  line(
+    'mount: rm+mkdir work, mount(8), (record save,) hosts/hostname/resolv.conf',
+    runs.map((r) => span(r, 'mountLowerSpec', 'hook.beforeStart.first')),
+  );
+  for (const hook of ['beforeStart', 'afterCreate', 'afterExit', 'beforeRemove']) {
+    line(
+      `${hook} hooks (other services)`,
+      runs.map((r) => span(r, `hook.${hook}.first`, `hook.${hook}.last`)),
+    );
+  }
+  line(
+    'exit detection: exit file mtime → daemon reads it',
+    runs.map((r) => span(r, 'exitfile', 'readExit>')),
+  );
+  line(
+    'runc start returned → exit file mtime (< 0: true exited first)',
+    runs.map((r) => at(r, 'exitfile') - at(r, 'runc.start<')),
+  );
+  const runtimeCalls = runs.map((r) => r.filter((m) => /^runc\.\w+>$/.test(m.label)).length);
+  console.log(`  runtime invocations per run besides conmon's create: ${median(runtimeCalls)}`);
+
+  console.log('  -- timeline (consecutive marks; median offset from the create request, median duration)');
+  const bySegment = new Map<string, { offsets: number[]; durations: number[] }>();
+  for (const r of runs) {
+    for (const seg of segments(r)) {
+      const entry = bySegment.get(seg.key) ?? { offsets: [], durations: [] };
+      entry.offsets.push(seg.offset);
+      entry.durations.push(seg.ms);
+      bySegment.set(seg.key, entry);
+    }
+  }
+  const rows = [...bySegment.entries()]
+    .filter(([, v]) => v.durations.length >= runs.length / 2)
+    .sort((x, y) => median(x[1].offsets) - median(y[1].offsets));
+  for (const [key, v] of rows) {
+    const plain = key.replace(/#\d+/g, '');
+    const what = STEPS[plain];
+    console.log(
+      `  @${ms(median(v.offsets)).padStart(9)} ${ms(median(v.durations)).padStart(9)}  ${key}${what ? `  [${what}]` : ''}`,
+    );
+  }
 }
 
 async function breakdown(base: string, cgroupParent: string, runs: number): Promise<void> {
   const root = join(base, 'inproc');
+  // Networking as the test daemons have it: a bridge of its own, no masquerade or forwarding, DNS on loopback.
+  const bridge = `btb${randomBytes(4).toString('hex')}0`;
+  bridgesMade.push(bridge);
   const config = mergeSettings(
     {
       'data-root': join(root, 'data'),
       'exec-root': join(root, 'exec'),
       'cgroup-parent': cgroupParent,
       'log-level': 'warn',
+      bridge,
+      bip: await freeSubnet(),
+      'default-address-pools': [{ base: '10.232.0.0/16', size: 24 }],
+      'ip-masq': false,
+      'ip-forward': false,
+      dns: ['127.0.0.1'],
     },
     {},
     join(root, 'daemon.json'),
   ).engine;
-  const engine = await Engine.start(
-    config,
-    { version: 'bench', gitCommit: 'bench', buildTime: '' },
-    silentLogger(),
-  );
+  let engine: Engine;
+  try {
+    engine = await Engine.start(
+      config,
+      { version: 'bench', gitCommit: 'bench', buildTime: '' },
+      silentLogger(),
+    );
+  } catch (err) {
+    await removeBridge(bridge);
+    throw err;
+  }
   const server = new ApiServer({
     routes: allRoutes(engine),
     logger: silentLogger(),
@@ -756,7 +902,7 @@ async function breakdown(base: string, cgroupParent: string, runs: number): Prom
   try {
     await loadBusybox(api);
     instrument(engine, config.execRoot);
-    const all: { name: string; ms: number }[][] = [];
+    const all: Mark[][] = [];
     for (let i = 0; i < runs + WARMUP; i++) {
       marks = [];
       mark('c.create>');
@@ -779,7 +925,7 @@ async function breakdown(base: string, cgroupParent: string, runs: number): Prom
       mark('c.removed');
       const run = marks;
       await sleep(20); // let late marks (destroy's tail) land
-      if (i >= WARMUP) all.push(phases(run));
+      if (i >= WARMUP) all.push(run);
     }
     console.log(
       `\n== Breakdown: one \`run --rm true\`, instrumented in-process engine (median of ${runs}) ==`,
@@ -787,16 +933,7 @@ async function breakdown(base: string, cgroupParent: string, runs: number): Prom
     console.log(
       '   (same code as berthd, same machine; the client shares the process, so HTTP legs are optimistic)',
     );
-    const names = all[0]?.map((p) => p.name) ?? [];
-    for (const [i, name] of names.entries()) {
-      const xs = all.map((r) => r[i]?.ms ?? NaN).filter((x) => Number.isFinite(x));
-      const line = `${name.padEnd(76)} ${ms(median(xs)).padStart(9)}  p90 ${ms(pct(xs, 0.9)).padStart(9)}`;
-      console.log(name.startsWith('TOTAL') ? `  ${'-'.repeat(100)}\n  ${line}` : `  ${line}`);
-    }
-    const runcCalls = (r: Mark[]): number => r.filter((m) => /^runc\.\w+>$/.test(m.label)).length;
-    console.log(
-      `  runtime invocations per run besides conmon's create: ${runcCalls(marks)} (start, state, delete, state)`,
-    );
+    printBreakdown(all);
   } finally {
     for (const id of await api.containerIds().catch(() => [] as string[])) {
       await api.request('DELETE', `/containers/${id}?force=1`).catch(() => undefined);
@@ -804,6 +941,7 @@ async function breakdown(base: string, cgroupParent: string, runs: number): Prom
     api.close();
     await server.close(1000);
     await engine.stop();
+    await removeBridge(bridge);
   }
 }
 
@@ -819,7 +957,7 @@ async function main(): Promise<void> {
   const base = await mkdtemp(join(tmpdir(), 'berthbench-'));
   const cgroupParent = `/berthbench-${randomBytes(4).toString('hex')}`;
   try {
-    await benchmarks(base, cgroupParent);
+    if (!values['breakdown-only']) await benchmarks(base, cgroupParent);
     if (!values['no-breakdown']) await breakdown(base, cgroupParent, RUNS);
   } finally {
     await cleanup(base, cgroupParent);
@@ -851,6 +989,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
       args: ['--cgroup-parent', cgroupParent, '--log-level', values['log-level'] ?? 'debug'],
     });
     const d = daemon;
+    bridgesMade.push(d.bridge);
     const a = (api = new Api(d.socket));
     const rss: [string, number][] = [];
     await sleep(1000);
@@ -883,6 +1022,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
     const cli: number[] = [];
     const apiRuns: ApiRun[] = [];
     const apiRemoved: number[] = [];
+    const apiNone: number[] = [];
     const floorMount: Awaited<ReturnType<Floor['withMount']>>[] = [];
     const floorRun: number[] = [];
     const floorLife: Awaited<ReturnType<Floor['lifecycle']>>[] = [];
@@ -917,6 +1057,10 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
 
         const removed = await apiRun(a, ['true'], 'removed');
         if (keep) apiRemoved.push(removed.total);
+
+        const none = await apiRun(a, ['true'], 'next-exit', 'none');
+        if (keep) apiNone.push(none.total);
+        await a.gone(none.id);
       }
       if (i < FLOOR_RUNS + WARMUP) {
         const m = await fl.withMount();
@@ -929,7 +1073,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
         }
       }
     }
-    rss.push([`after ${iterations * 3} sequential runs`, await rssKb(d.pid)]);
+    rss.push([`after ${(RUNS + WARMUP) * 4} sequential runs`, await rssKb(d.pid)]);
 
     // 2. concurrent runs, berth and the floor
     let from = d.logs.length;
@@ -995,6 +1139,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
     console.log(`    start                                           ${stats(apiRuns.map((r) => r.start))}`);
     console.log(`    start answered → wait result                    ${stats(apiRuns.map((r) => r.exit))}`);
     console.log(`  raw API     same with wait(removed), as the CLI     ${stats(apiRemoved)}`);
+    console.log(`  raw API     wait(next-exit), --network none         ${stats(apiNone)}`);
     console.log(`  CLI fixed cost: \`docker version\` against berthd   ${stats(cliVersion)}`);
 
     console.log(`\n== 2. ${CONCURRENCY} concurrent run --rm true (API, all at once; ${BATCHES} batches) ==`);
@@ -1038,6 +1183,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
       ['berth, docker CLI path', median(cli), pct(cli, 0.9)],
       ['berth, raw API path (wait next-exit)', median(apiTotals), pct(apiTotals, 0.9)],
       ['berth, raw API path (wait removed)', median(apiRemoved), pct(apiRemoved, 0.9)],
+      ['berth, raw API path, --network none', median(apiNone), pct(apiNone, 0.9)],
       [
         'floor: mount + runc run + umount',
         floorMs,
@@ -1088,15 +1234,25 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
       }
       api.close();
     }
-    await daemon?.stop();
+    if (daemon) {
+      // TestDaemon.cleanup() stops it by PID and removes its bridge, iptables chains and dir;
+      // unmount first whatever is still mounted below the dir (nothing, normally).
+      if ((await mountsUnder(daemon.dir)).length > 0) {
+        await daemon.stop();
+        for (const target of await mountsUnder(daemon.dir))
+          await runCmd('umount', ['-l', target]).catch(() => undefined);
+      }
+      await daemon.cleanup();
+    }
   }
 }
 
 /**
  * Removes what the bench left: conmon/runc processes of its own (their
  * command lines name its unique temp dir) and processes in cgroups below its
- * parent, killed by PID; mounts under the temp dir; the temp dir; and the
- * cgroup parent in every hierarchy. berthd itself was stopped (by PID) before.
+ * parent, killed by PID; mounts under the temp dir; the temp dir; the
+ * bridges (and their iptables chains) of its daemons; and the cgroup parent
+ * in every hierarchy. berthd itself was stopped (by PID) before.
  */
 async function cleanup(base: string, cgroupParent: string): Promise<void> {
   const leftovers = await findProcesses(
@@ -1124,6 +1280,7 @@ async function cleanup(base: string, cgroupParent: string): Promise<void> {
   const mounted = await mountsUnder(base);
   if (mounted.length === 0) await rm(base, { recursive: true, force: true });
   else console.log(`  cleanup: still mounted, ${base} kept: ${mounted.join(', ')}`);
+  for (const bridge of bridgesMade) await removeBridge(bridge);
   const left = await removeCgroupParent(cgroupParent);
   if (left.length > 0) console.log(`  cleanup: cgroups left: ${left.join(', ')}`);
 }

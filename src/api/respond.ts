@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 
 import { InvalidParameterError } from '../errors.js';
 import type { RequestContext } from './router.js';
+import { upgradeBody } from './upgrade-body.js';
 
 /**
  * Response and request-body helpers for handlers. Handlers never write error
@@ -51,7 +52,9 @@ export async function readJsonBody(
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of ctx.req) {
+  const upgraded = upgradeBody(ctx.req);
+  if (upgraded !== undefined) chunks.push(upgraded);
+  for await (const chunk of upgraded !== undefined ? [] : ctx.req) {
     const buf = chunk as Buffer;
     size += buf.length;
     if (size > MAX_JSON_BODY) throw new InvalidParameterError(`request body exceeds ${MAX_JSON_BODY} bytes`);

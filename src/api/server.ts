@@ -6,6 +6,7 @@ import { Duplex } from 'node:stream';
 import { errorMessage, InvalidParameterError, UnavailableError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { sendRawJson } from './respond.js';
+import { readUpgradeBody, upgradeBodies } from './upgrade-body.js';
 import { RouteTable, type HttpMethod, type RequestContext, type Route } from './router.js';
 import { statusFromError } from './status.js';
 import { API_VERSION, lessThan, negotiateVersion, splitVersionPrefix } from './version.js';
@@ -59,10 +60,17 @@ export class ApiServer {
       this.dispatch(req, res, false);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
-      if (head.length > 0) socket.unshift(head);
-      const res = new ServerResponse(req);
-      res.assignSocket(socket);
-      this.dispatch(req, res, true);
+      // No HTTP parser reads an upgraded request's body: take Content-Length bytes off the
+      // socket here, so they never reach the hijacked stream (a JSON body is not stdin).
+      void readUpgradeBody(req, socket, head).then(
+        (body) => {
+          upgradeBodies.set(req, body);
+          const res = new ServerResponse(req);
+          res.assignSocket(socket);
+          this.dispatch(req, res, true);
+        },
+        () => socket.destroy(),
+      );
     });
     server.on('clientError', (err: Error, socket: Duplex) => {
       this.logger.debug({ err: errorMessage(err) }, 'malformed request');

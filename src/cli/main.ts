@@ -6,7 +6,10 @@ import { registerContainerCommands } from './commands/containers/index.js';
 import { registerEvents } from './commands/events.js';
 import { registerImageCommands } from './commands/images/index.js';
 import { registerInfo } from './commands/info.js';
+import { registerNetworkCommands } from './commands/networks/index.js';
 import { registerStats } from './commands/stats.js';
+import { registerSystemDf } from './commands/system/df.js';
+import { registerSystemPrune } from './commands/system/prune.js';
 import { registerVersion } from './commands/version.js';
 import { registerVolumeCommands } from './commands/volumes/index.js';
 import { CliError, createContext } from './context.js';
@@ -41,9 +44,12 @@ export async function main(argv: string[]): Promise<number> {
   registerContainerCommands(program, ctx);
   registerStats(program, ctx);
   registerVolumeCommands(program, ctx);
+  registerNetworkCommands(program, ctx);
   const system = program.command('system').description('Manage berth');
   registerInfo(system, ctx);
   registerEvents(system, ctx);
+  registerSystemDf(system, ctx);
+  registerSystemPrune(system, ctx);
 
   try {
     await program.parseAsync(argv);

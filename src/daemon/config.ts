@@ -111,7 +111,11 @@ function checkType(key: SettingKey, value: unknown, source: string): void {
     (kind === 'pools' &&
       Array.isArray(value) &&
       value.every(
-        (p) => p !== null && typeof p === 'object' && typeof (p as { base?: unknown }).base === 'string' && typeof (p as { size?: unknown }).size === 'number',
+        (p) =>
+          p !== null &&
+          typeof p === 'object' &&
+          typeof (p as { base?: unknown }).base === 'string' &&
+          typeof (p as { size?: unknown }).size === 'number',
       )) ||
     (kind === 'runtimes' &&
       value !== null &&

@@ -76,9 +76,16 @@ function program(): Command {
     .option('--no-iptables', 'do not manage iptables rules')
     .option('--ip-masq', 'masquerade outbound traffic of bridge networks (default true)')
     .option('--no-ip-masq', 'do not masquerade outbound traffic')
-    .option('--ip-forward', 'enable the host IPv4 forwarding containers need to reach other hosts (default true)')
+    .option(
+      '--ip-forward',
+      'enable the host IPv4 forwarding containers need to reach other hosts (default true)',
+    )
     .option('--no-ip-forward', 'leave the host IPv4 forwarding setting alone')
-    .option('--dns <address>', 'DNS server for containers and for the embedded DNS to forward to (repeatable)', collect)
+    .option(
+      '--dns <address>',
+      'DNS server for containers and for the embedded DNS to forward to (repeatable)',
+      collect,
+    )
     .option('--label <key=value>', 'daemon label (repeatable)', collect)
     .option('--experimental', 'enable experimental features')
     .option('--live-restore', 'keep containers running while the daemon is down (always on in berth)')
@@ -129,14 +136,16 @@ function flagSettings(flags: Flags): RawSettings {
       'default-address-pools',
       flags.defaultAddressPool.map((spec) => {
         const fields = Object.fromEntries(spec.split(',').map((kv) => kv.split('=') as [string, string]));
-        if (!fields['base'] || !fields['size']) throw new Error(`invalid --default-address-pool ${spec}: expected base=<cidr>,size=<n>`);
+        if (!fields['base'] || !fields['size'])
+          throw new Error(`invalid --default-address-pool ${spec}: expected base=<cidr>,size=<n>`);
         return { base: fields['base'], size: Number(fields['size']) };
       }),
     );
   }
   if (process.argv.some((a) => a === '--iptables' || a === '--no-iptables')) set('iptables', flags.iptables);
   if (process.argv.some((a) => a === '--ip-masq' || a === '--no-ip-masq')) set('ip-masq', flags.ipMasq);
-  if (process.argv.some((a) => a === '--ip-forward' || a === '--no-ip-forward')) set('ip-forward', flags.ipForward);
+  if (process.argv.some((a) => a === '--ip-forward' || a === '--no-ip-forward'))
+    set('ip-forward', flags.ipForward);
   set('dns', flags.dns);
   set('labels', flags.label);
   set('experimental', flags.experimental);

@@ -74,7 +74,8 @@ let busyboxTarball: Promise<Buffer> | undefined;
 
 /** `docker save` of the busybox fixture as `busybox:latest` (built once per process). */
 function busyboxSave(): Promise<Buffer> {
-  busyboxTarball ??= (async () => dockerSaveTarball([{ image: await busyboxImage(), repoTags: ['busybox:latest'] }]))();
+  busyboxTarball ??= (async () =>
+    dockerSaveTarball([{ image: await busyboxImage(), repoTags: ['busybox:latest'] }]))();
   return busyboxTarball;
 }
 
@@ -121,7 +122,11 @@ export async function loadBusybox(daemon: TestDaemon): Promise<void> {
 }
 
 /** `docker ...` that must succeed; returns its result. */
-export async function dockerOk(daemon: TestDaemon, args: string[], options: RunOptions = {}): Promise<RunResult> {
+export async function dockerOk(
+  daemon: TestDaemon,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const res = await docker(daemon.host, args, options);
   assert.equal(
     res.code,

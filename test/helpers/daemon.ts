@@ -140,7 +140,8 @@ export class TestDaemon {
   async cleanup(): Promise<void> {
     const bridges = await this.networkBridges();
     await this.stop('SIGTERM');
-    for (const name of [this.bridge, ...bridges]) await run('ip', ['link', 'del', name]).catch(() => undefined);
+    for (const name of [this.bridge, ...bridges])
+      await run('ip', ['link', 'del', name]).catch(() => undefined);
     await cleanupFirewall(this.bridge.toUpperCase()).catch(() => undefined);
     await rm(this.dir, { recursive: true, force: true });
     const { readdir, rmdir } = await import('node:fs/promises');
@@ -152,22 +153,29 @@ export class TestDaemon {
   /** Bridges of the user networks this daemon made (for cleanup). */
   private async networkBridges(): Promise<string[]> {
     return new Promise((resolve) => {
-      const req = request({ socketPath: this.socket, path: '/networks', method: 'GET', timeout: 2000 }, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => {
-          try {
-            const nets = JSON.parse(body) as { Options?: Record<string, string>; Id: string; Name: string }[];
-            resolve(
-              nets
-                .filter((n) => !['bridge', 'host', 'none'].includes(n.Name))
-                .map((n) => n.Options?.['com.docker.network.bridge.name'] ?? `bth-${n.Id.slice(0, 11)}`),
-            );
-          } catch {
-            resolve([]);
-          }
-        });
-      });
+      const req = request(
+        { socketPath: this.socket, path: '/networks', method: 'GET', timeout: 2000 },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => {
+            try {
+              const nets = JSON.parse(body) as {
+                Options?: Record<string, string>;
+                Id: string;
+                Name: string;
+              }[];
+              resolve(
+                nets
+                  .filter((n) => !['bridge', 'host', 'none'].includes(n.Name))
+                  .map((n) => n.Options?.['com.docker.network.bridge.name'] ?? `bth-${n.Id.slice(0, 11)}`),
+              );
+            } catch {
+              resolve([]);
+            }
+          });
+        },
+      );
       req.on('error', () => resolve([]));
       req.end();
     });

@@ -137,7 +137,8 @@ async function attach(b: ContainerIOBackend, ctx: RequestContext): Promise<void>
     }
   } finally {
     socket.off('close', onClose);
-    if (!socket.destroyed) socket.end();
+    // Close the hijacked connection fully once the output is flushed, as dockerd does.
+    if (!socket.destroyed) socket.end(() => socket.destroy());
   }
 }
 

@@ -4,6 +4,7 @@ import { InvalidParameterError } from '../../errors.js';
 import { queryInt, readJsonBody, sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 import { parseDetachKeys, pipeOutput, pipeStdin } from '../streams/raw-stream.js';
+import { frame, STDERR } from '../streams/stdcopy.js';
 
 export interface ExecBackend {
   containers: ContainerService;
@@ -80,8 +81,13 @@ export function execRoutes(b: ExecBackend): Route[] {
             });
           }
           await started.exitCode;
+          if (rec.startError && !socket.destroyed) {
+            const message = Buffer.from(`${rec.startError}\n`);
+            socket.write(rec.Config.Tty ? message : frame(STDERR, message));
+          }
         } finally {
-          if (!socket.destroyed) socket.end();
+          // Close the hijacked connection fully once the output is flushed, as dockerd does.
+          if (!socket.destroyed) socket.end(() => socket.destroy());
         }
       },
     },

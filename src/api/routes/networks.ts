@@ -6,7 +6,11 @@ import { queryBool, readJsonBody, sendJson, sendNoContent } from '../respond.js'
 import type { Route } from '../router.js';
 
 /** A network as Docker's NetworkResource / network inspect. */
-export function toNetworkResource(service: NetworkService, net: NetworkRecord, withContainers: boolean): Record<string, unknown> {
+export function toNetworkResource(
+  service: NetworkService,
+  net: NetworkRecord,
+  withContainers: boolean,
+): Record<string, unknown> {
   const containers: Record<string, unknown> = {};
   if (withContainers) {
     for (const { container, endpoint } of service.endpointsOf(net)) {
@@ -58,7 +62,8 @@ export function networkRoutes(service: NetworkService): Route[] {
       path: '/networks/create',
       handler: async (ctx) => {
         const body = (await readJsonBody(ctx)) as Parameters<NetworkService['create']>[0] | null;
-        if (body === null || typeof body !== 'object') throw new InvalidParameterError('invalid network configuration');
+        if (body === null || typeof body !== 'object')
+          throw new InvalidParameterError('invalid network configuration');
         sendJson(ctx.res, 201, await service.create(body));
       },
     },
@@ -91,7 +96,10 @@ export function networkRoutes(service: NetworkService): Route[] {
       method: 'POST',
       path: '/networks/{id}/connect',
       handler: async (ctx) => {
-        const body = (await readJsonBody(ctx)) as { Container?: string; EndpointConfig?: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } } };
+        const body = (await readJsonBody(ctx)) as {
+          Container?: string;
+          EndpointConfig?: { Aliases?: string[]; IPAMConfig?: { IPv4Address?: string } };
+        };
         if (!body?.Container) throw new InvalidParameterError('container is required');
         await service.connect(ctx.params['id'] ?? '', body.Container, body.EndpointConfig ?? {});
         ctx.res.writeHead(200, { 'Content-Length': 0 });

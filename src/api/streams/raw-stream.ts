@@ -371,5 +371,7 @@ export function pipeStdin(
     source.on('error', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (source.readableEnded) finish('eof');
+    // A source paused before (e.g. after its request body was read off it) flows from here on.
+    else source.resume();
   });
 }

@@ -47,7 +47,12 @@ describe('run/create flags to ContainerCreateRequest', () => {
       StdinOnce: false,
       Image: 'alpine',
       Cmd: ['echo', 'hi'],
-      HostConfig: { RestartPolicy: { Name: 'no', MaximumRetryCount: 0 } },
+      HostConfig: {
+        RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+        OomKillDisable: false,
+        PidsLimit: 0,
+        Ulimits: [],
+      },
     });
   });
 
@@ -144,14 +149,7 @@ describe('run/create flags to ContainerCreateRequest', () => {
       Labels: { a: 'b' },
       StopSignal: 'SIGINT',
       StopTimeout: 5,
-      Healthcheck: {
-        Test: ['CMD-SHELL', 'true'],
-        Interval: 30_000_000_000,
-        Timeout: 0,
-        StartPeriod: 0,
-        StartInterval: 0,
-        Retries: 3,
-      },
+      Healthcheck: { Test: ['CMD-SHELL', 'true'], Interval: 30_000_000_000, Retries: 3 },
       HostConfig: {
         Binds: ['/host:/ctr:ro'],
         AutoRemove: true,
@@ -166,6 +164,7 @@ describe('run/create flags to ContainerCreateRequest', () => {
         Tmpfs: { '/run': 'size=1m' },
         Sysctls: { 'net.core.somaxconn': '1024' },
         Runtime: 'runc',
+        OomKillDisable: false,
         Memory: 512 * 1024 * 1024,
         MemorySwap: -1,
         NanoCpus: 1_500_000_000,
@@ -222,15 +221,13 @@ describe('run/create flags to ContainerCreateRequest', () => {
     );
     fail(['--network', 'a', '--network', 'a', 'x'], 'network "a" is specified multiple times');
     fail(['--pid', 'bogus', 'x'], '--pid: invalid PID mode');
-    fail(
-      ['--env-file', '/nonexistent/env', 'x'],
-      '--env-file: open /nonexistent/env: no such file or directory',
-    );
+    fail(['--env-file', '/nonexistent/env', 'x'], 'open /nonexistent/env: no such file or directory');
     fail(
       ['--expose', 'abc', 'x'],
-      "invalid range format for --expose: invalid start port 'abc': invalid syntax",
+      'invalid range format for --expose: abc, error: strconv.ParseUint: parsing "abc": invalid syntax',
     );
     fail(['--mac-address', 'zz', 'x'], 'zz is not a valid mac address');
+    fail(['--expose', '1:2', 'x'], 'invalid port format for --expose: 1:2');
     fail(['-p', '80/sctpx', 'x'], 'invalid proto: sctpx');
   });
 

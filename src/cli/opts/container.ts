@@ -55,7 +55,6 @@ import {
   isMacAddress,
   isUserDefinedNetwork,
   parseExposeRange,
-  parseIpFlag,
   parseNetworkOpt,
   parsePortSpecs,
   validateDnsSearch,
@@ -229,8 +228,8 @@ export function addContainerFlags(cmd: Command): Command {
   hidden('--dns-opt <option>', listFlag('--dns-opt'));
   list('--dns-search <domain>', 'set custom DNS search domains', validateDnsSearch);
   list('--expose <port>', 'expose a port or a range of ports');
-  cmd.option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)', valueFlag('--ip', parseIpFlag));
-  cmd.option('--ip6 <address>', 'IPv6 address (e.g., 2001:db8::33)', valueFlag('--ip6', parseIpFlag));
+  cmd.option('--ip <address>', 'IPv4 address (e.g., 172.30.100.104)');
+  cmd.option('--ip6 <address>', 'IPv6 address (e.g., 2001:db8::33)');
   list('--link <name:alias>', 'add link to another container', validateLink);
   cmd.option('--mac-address <mac>', 'container MAC address (e.g., 92:d0:c6:0a:29:33)');
   list('-p, --publish <port>', "publish a container's port(s) to the host");
@@ -338,12 +337,12 @@ function endpointFor(
         'conflicting options: cannot specify both --network-alias and per-network alias',
       );
     }
-    if (n.ipv4Address !== undefined && flags.ip !== undefined) {
+    if (n.ipv4Address !== undefined && flags.ip) {
       throw new ContainerFlagError(
         'conflicting options: cannot specify both --ip and per-network IPv4 address',
       );
     }
-    if (n.ipv6Address !== undefined && flags.ip6 !== undefined) {
+    if (n.ipv6Address !== undefined && flags.ip6) {
       throw new ContainerFlagError(
         'conflicting options: cannot specify both --ip6 and per-network IPv6 address',
       );
@@ -355,8 +354,8 @@ function endpointFor(
     }
     if (aliases.length > 0) n.aliases = aliases;
     if (isUserDefinedNetwork(n.target) && nonEmpty(flags.link)) n.links = [...flags.link];
-    if (flags.ip !== undefined && !flags.ip.includes(':')) n.ipv4Address = flags.ip;
-    if (flags.ip6 !== undefined) n.ipv6Address = flags.ip6;
+    if (flags.ip) n.ipv4Address = flags.ip;
+    if (flags.ip6) n.ipv6Address = flags.ip6;
     if (flags.macAddress) n.macAddress = flags.macAddress;
   }
   if (n.target.trim() === '') throw new ContainerFlagError('no name set for network');
@@ -473,10 +472,13 @@ export function parseContainerFlags(
     for (const p of exposed) exposedPorts[p] = {};
     for (const e of flags.expose ?? []) {
       let ports: string[];
+      if (e.includes(':')) throw new ContainerFlagError(`invalid port format for --expose: ${e}`);
       try {
         ports = parseExposeRange(e);
       } catch (err) {
-        throw new ContainerFlagError(`invalid range format for --expose: ${(err as Error).message}`);
+        throw new ContainerFlagError(
+          `invalid range format for --expose: ${e}, error: ${(err as Error).message}`,
+        );
       }
       for (const p of ports) exposedPorts[p] = {};
     }
@@ -486,13 +488,13 @@ export function parseContainerFlags(
     try {
       envVars = readKVEnvStrings(flags.envFile ?? [], flags.env ?? [], lookupEnv, readFile);
     } catch (err) {
-      throw new ContainerFlagError(`--env-file: ${(err as Error).message}`);
+      throw new ContainerFlagError((err as Error).message);
     }
     let labels: string[];
     try {
       labels = readKVStrings(flags.labelFile ?? [], flags.label ?? [], readFile);
     } catch (err) {
-      throw new ContainerFlagError(`--label-file: ${(err as Error).message}`);
+      throw new ContainerFlagError((err as Error).message);
     }
     if (!validPidMode(flags.pid ?? '')) throw new ContainerFlagError('--pid: invalid PID mode');
     if (!validUtsMode(flags.uts ?? '')) throw new ContainerFlagError('--uts: invalid UTS mode');
@@ -527,14 +529,14 @@ export function parseContainerFlags(
       if ((flags.healthStartInterval ?? 0) < 0) {
         throw new ContainerFlagError('--health-start-interval cannot be negative');
       }
-      healthcheck = {
-        ...(flags.healthCmd ? { Test: ['CMD-SHELL', flags.healthCmd] } : {}),
-        Interval: flags.healthInterval ?? 0,
-        Timeout: flags.healthTimeout ?? 0,
-        StartPeriod: flags.healthStartPeriod ?? 0,
-        StartInterval: flags.healthStartInterval ?? 0,
-        Retries: flags.healthRetries ?? 0,
-      };
+      // The API's HealthConfig leaves out zero values (Go's omitempty).
+      healthcheck = {};
+      if (flags.healthCmd) healthcheck.Test = ['CMD-SHELL', flags.healthCmd];
+      if (flags.healthInterval) healthcheck.Interval = flags.healthInterval;
+      if (flags.healthTimeout) healthcheck.Timeout = flags.healthTimeout;
+      if (flags.healthStartPeriod) healthcheck.StartPeriod = flags.healthStartPeriod;
+      if (flags.healthStartInterval) healthcheck.StartInterval = flags.healthStartInterval;
+      if (flags.healthRetries) healthcheck.Retries = flags.healthRetries;
     }
 
     const config: ContainerCreateRequest = {
@@ -612,7 +614,7 @@ export function parseContainerFlags(
     if (flags.memoryReservation) host.MemoryReservation = flags.memoryReservation;
     if (flags.memorySwap) host.MemorySwap = flags.memorySwap;
     if (swappiness !== -1) host.MemorySwappiness = swappiness;
-    if (flags.oomKillDisable) host.OomKillDisable = true;
+    host.OomKillDisable = flags.oomKillDisable === true;
     if (flags.cpus) host.NanoCpus = flags.cpus;
     if (flags.cpuShares) host.CpuShares = flags.cpuShares;
     if (flags.cpuPeriod) host.CpuPeriod = flags.cpuPeriod;
@@ -621,9 +623,9 @@ export function parseContainerFlags(
     if (flags.cpuQuota) host.CpuQuota = flags.cpuQuota;
     if (flags.cpuRtPeriod) host.CpuRealtimePeriod = flags.cpuRtPeriod;
     if (flags.cpuRtRuntime) host.CpuRealtimeRuntime = flags.cpuRtRuntime;
-    if (flags.pidsLimit) host.PidsLimit = flags.pidsLimit;
+    host.PidsLimit = flags.pidsLimit ?? 0;
     if (flags.blkioWeight) host.BlkioWeight = flags.blkioWeight;
-    if (nonEmpty(flags.ulimit)) host.Ulimits = ulimitList(flags.ulimit);
+    host.Ulimits = ulimitList(flags.ulimit ?? []);
     if (nonEmpty(flags.deviceCgroupRule)) host.DeviceCgroupRules = [...flags.deviceCgroupRule];
     if (devices.length > 0) host.Devices = devices;
 

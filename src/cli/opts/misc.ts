@@ -131,7 +131,7 @@ export function validateDeviceCgroupRule(value: string): string {
 /**
  * docker's parseSecurityOpts: `key=value` (or `key:value`); a seccomp
  * profile file is read and sent as compacted JSON.
- * @throws Error `invalid --security-opt: "x"` or a profile error.
+ * @throws Error `Invalid --security-opt: "x"` or a profile error.
  */
 export function parseSecurityOpts(
   opts: readonly string[],
@@ -146,7 +146,7 @@ export function parseSecurityOpts(
     }
     const value = sep === -1 ? '' : opt.slice(sep + 1);
     if ((sep === -1 || value === '') && key !== 'no-new-privileges') {
-      throw new Error(`invalid --security-opt: ${goQuoteString(opt)}`);
+      throw new Error(`Invalid --security-opt: ${goQuoteString(opt)}`);
     }
     if (key === 'seccomp' && value !== 'builtin' && value !== 'unconfined') {
       let text: string;

@@ -273,10 +273,11 @@ export function parseMount(input: string, cwd: string = process.cwd()): Mount {
   }
   const type = mount.Type as string;
   if (type === '') throw new Error('type is required');
-  if (type !== 'bind' && bind) throw new Error(`cannot mix 'bind-*' options with mount type '${type}'`);
+  if (!mount.Target) throw new Error('target is required');
   if (type !== 'volume' && volume) throw new Error(`cannot mix 'volume-*' options with mount type '${type}'`);
-  if (type !== 'image' && image) throw new Error(`cannot mix 'image-*' options with mount type '${type}'`);
+  if (type !== 'bind' && bind) throw new Error(`cannot mix 'bind-*' options with mount type '${type}'`);
   if (type !== 'tmpfs' && tmpfs) throw new Error(`cannot mix 'tmpfs-*' options with mount type '${type}'`);
+  if (type !== 'image' && image) throw new Error(`cannot mix 'image-*' options with mount type '${type}'`);
   if (bind) {
     if (bind.ReadOnlyNonRecursive && !mount.ReadOnly) {
       throw new Error("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction");

@@ -77,16 +77,6 @@ export function validateExtraHost(value: string): string {
   return `${host}:${ip}`;
 }
 
-/**
- * pflag's IP flags (`--ip`, `--ip6`).
- * @throws Error `invalid string being converted to IP address: x`.
- */
-export function parseIpFlag(value: string): string {
-  const ip = canonicalIp(value.trim());
-  if (ip === undefined) throw new Error(`invalid string being converted to IP address: ${value}`);
-  return ip;
-}
-
 // ---------------------------------------------------------------------------
 // CSV (Go's encoding/csv, one record)
 
@@ -286,29 +276,29 @@ export function parsePortSpecs(specs: readonly string[]): {
 }
 
 /**
- * The API's ParsePortRange (`--expose`): `80`, `80/udp`, `8000-8010/tcp` as
- * the list of ports it covers.
- * @throws Error `invalid start port 'x': invalid syntax` and the like.
+ * docker's `--expose` values (go-connections nat.SplitProtoPort and
+ * ParsePortRange): `80`, `80/udp`, `8000-8010/tcp` as the list of ports
+ * they cover.
+ * @throws Error `invalid port format for --expose: x` (a colon), or the
+ *   range's error (`strconv.ParseUint: parsing "x": invalid syntax`).
  */
 export function parseExposeRange(value: string): string[] {
-  if (value === '') throw new Error('invalid port range: value is empty');
+  if (value.includes(':')) throw new Error(`invalid port format for --expose: ${value}`);
   const slash = value.indexOf('/');
   const range = slash === -1 ? value : value.slice(0, slash);
-  const proto = slash === -1 || value.slice(slash + 1) === '' ? 'tcp' : value.slice(slash + 1).toLowerCase();
-  const dash = range.indexOf('-');
-  const start = dash === -1 ? range : range.slice(0, dash);
-  const end = dash === -1 ? '' : range.slice(dash + 1);
-  const num = (raw: string, which: 'start' | 'end'): number => {
-    if (raw === '') throw new Error(`invalid ${which} port '${raw}': value is empty`);
-    if (!/^\d+$/.test(raw)) throw new Error(`invalid ${which} port '${raw}': invalid syntax`);
+  const proto = slash === -1 || value.slice(slash + 1) === '' ? 'tcp' : value.slice(slash + 1);
+  if (range === '') throw new Error('empty string specified for ports');
+  const uint16 = (raw: string): number => {
+    if (!/^\d+$/.test(raw))
+      throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(raw)}: invalid syntax`);
     const n = Number(raw);
-    if (n > 65535) throw new Error(`invalid ${which} port '${raw}': value out of range`);
+    if (n > 65535) throw new Error(`strconv.ParseUint: parsing ${JSON.stringify(raw)}: value out of range`);
     return n;
   };
-  const s = num(start, 'start');
-  if (dash === -1 || start === end) return [`${s}/${proto}`];
-  const e = num(end, 'end');
-  if (e < s) throw new Error(`invalid port range: ${value}`);
+  const parts = range.split('-');
+  const s = uint16(parts[0] ?? '');
+  const e = parts.length === 1 ? s : uint16(parts[1] ?? '');
+  if (e < s) throw new Error(`invalid range specified for port: ${range}`);
   const out: string[] = [];
   for (let p = s; p <= e; p++) out.push(`${p}/${proto}`);
   return out;

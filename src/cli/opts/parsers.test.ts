@@ -173,9 +173,10 @@ describe('network flags', () => {
 
   it('parses --expose ranges and port arguments', () => {
     assert.deepEqual(parseExposeRange('80'), ['80/tcp']);
-    assert.deepEqual(parseExposeRange('53/UDP'), ['53/udp']);
+    assert.deepEqual(parseExposeRange('53/udp'), ['53/udp']);
     assert.deepEqual(parseExposeRange('8000-8002'), ['8000/tcp', '8001/tcp', '8002/tcp']);
-    assert.throws(() => parseExposeRange('x'), { message: "invalid start port 'x': invalid syntax" });
+    assert.throws(() => parseExposeRange('x'), { message: 'strconv.ParseUint: parsing "x": invalid syntax' });
+    assert.throws(() => parseExposeRange('90-80'), { message: 'invalid range specified for port: 90-80' });
     assert.equal(parsePort('80'), '80/tcp');
     assert.equal(parsePort('53/udp'), '53/udp');
     assert.throws(() => parsePort('http'), { message: "invalid port 'http': invalid syntax" });
@@ -272,6 +273,7 @@ describe('mount flags', () => {
       message: 'invalid value for tmpfs-size: big',
     });
     assert.throws(() => parseMount('type=bind,foo=bar'), { message: "unknown option 'foo' in 'foo=bar'" });
+    assert.throws(() => parseMount('type=bind,src=/x'), { message: 'target is required' });
     assert.throws(() => parseMount('ro=maybe'), {
       message:
         'invalid value for \'ro\': invalid boolean value ("maybe"): must be one of "true", "1", "false", or "0" (default "true")',
@@ -354,6 +356,6 @@ describe('other run flags', () => {
       parseSecurityOpts(['seccomp=p.json'], () => '{ "a" : 1 }'),
       ['seccomp={"a":1}'],
     );
-    assert.throws(() => parseSecurityOpts(['label']), { message: 'invalid --security-opt: "label"' });
+    assert.throws(() => parseSecurityOpts(['label']), { message: 'Invalid --security-opt: "label"' });
   });
 });

@@ -33,6 +33,8 @@ export interface ExecRecord {
   sessionDir: string;
   /** Resolves when the process has exited. */
   done?: Promise<number>;
+  /** Why the process never started (the runtime's message), if it did not. */
+  startError?: string | undefined;
 }
 
 /**
@@ -134,11 +136,17 @@ export class ExecService {
       },
       () => undefined,
     );
+    // An exec that never started: Docker's exit codes (127 not found, 126 not runnable) and the runtime's message.
+    let startFailure: string | undefined;
     const exitCode = handle.exitCode.then(
       (code) => code,
-      () => 126,
+      (err: unknown) => {
+        startFailure = `OCI runtime exec failed: ${(err as Error).message}`;
+        return /not found|no such file/i.test(startFailure) ? 127 : 126;
+      },
     );
     rec.done = exitCode.then(async (code) => {
+      rec.startError = startFailure;
       rec.Running = false;
       rec.ExitCode = code;
       this.containers.publish(c, 'exec_die', { execID: id, exitCode: String(code) });
@@ -201,6 +209,9 @@ export class ExecService {
       env.set(eq === -1 ? e : e.slice(0, eq), e);
     }
     if (rec.Config.Tty && !env.has('TERM')) env.set('TERM', 'TERM=xterm');
+    // Another user gets its own HOME, unless the exec's environment sets one.
+    if (user && !rec.Config.Env.some((e) => e.startsWith('HOME=')))
+      env.set('HOME', `HOME=${user.home || '/'}`);
     const process: Record<string, unknown> = {
       ...base,
       terminal: rec.Config.Tty,

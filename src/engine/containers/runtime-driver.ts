@@ -82,10 +82,14 @@ export class ConmonDriver implements RuntimeDriver {
     return this.runtime(runtime).kill(id, signal.replace(/^SIG/, ''));
   }
 
+  /** `delete --force`; a container the runtime does not know is already gone (no `state` round trip first). */
   async delete(runtime: string, id: string): Promise<void> {
-    const rt = this.runtime(runtime);
-    if ((await rt.state(id)) === undefined) return;
-    await rt.delete(id, true);
+    try {
+      await this.runtime(runtime).delete(id, true);
+    } catch (err) {
+      if ((err as { kind?: string }).kind === 'not-found') return;
+      throw err;
+    }
   }
 
   async state(runtime: string, id: string): Promise<{ status: string; pid: number } | undefined> {

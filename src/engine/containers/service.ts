@@ -355,8 +355,10 @@ export class ContainerService {
         }
       }
       const dir = this.dir(c);
-      for (const d of ['upper', 'work', 'merged', 'persist', 'init'])
-        await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
+      // The overlay's upper dir gives the container's / its mode: 0755 as in any image.
+      for (const d of ['upper', 'merged', 'init'])
+        await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
+      for (const d of ['work', 'persist']) await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
       await writeInitLayer(join(dir, 'init'));
       await this.deps.store.saveState(id, c.state);
       await this.deps.store.saveRecord(record);
@@ -476,6 +478,8 @@ export class ContainerService {
       };
       await this.save(c);
       for (const deliver of c.pendingAttach.splice(0)) deliver('');
+      for (const resolve of c.exitWaiters.splice(0)) resolve(c.state.ExitCode);
+      if (c.record.HostConfig.AutoRemove) await this.destroy(c, false, true).catch(() => undefined);
       throw startError(err);
     }
   }
@@ -502,7 +506,7 @@ export class ContainerService {
         propagation: m.Propagation,
       });
     }
-    await this.deps.store.saveRecord(c.record);
+    if (c.record.Mounts.some((m) => m.Type === 'volume')) await this.deps.store.saveRecord(c.record);
   }
 
   private async unmountVolumes(c: Container): Promise<void> {
@@ -904,7 +908,9 @@ export class ContainerService {
     clearTimeout(c.restartTimer);
     clearTimeout(c.healthTimer);
     clearInterval(c.rotationTimer);
-    await this.deps.driver.delete(c.record.Runtime, c.id).catch(() => undefined);
+    // Exit handling deleted the runtime's state already; only a container found mid-removal at restore may still have it.
+    if (quiet || c.state.Pid > 0)
+      await this.deps.driver.delete(c.record.Runtime, c.id).catch(() => undefined);
     await unmount(join(this.dir(c), 'merged'));
     await rm(this.bundleDir(c), { recursive: true, force: true });
     await this.deps.driver.clearExit(c.id);
@@ -987,8 +993,7 @@ export class ContainerService {
         return false;
       }
       if (!f.fuzzyMatch('id', c.id)) return false;
-      if (f.get('name').length > 0 && !f.get('name').some((n) => new RegExp(n).test(c.record.Name)))
-        return false;
+      if (f.get('name').length > 0 && !f.get('name').some((n) => nameMatches(n, c.record.Name))) return false;
       if (!f.matchKVList('label', c.record.Config.Labels)) return false;
       if (f.get('label!').some((l) => labelMatches(l, c.record.Config.Labels))) return false;
       if (!f.exactMatch('status', status)) return false;
@@ -1060,6 +1065,17 @@ function validateNetworkMode(mode: string, find: (ref: string) => Container | un
     return;
   }
   throw new NotFoundError(`network ${mode} not found`);
+}
+
+/** moby matches the name filter (a regexp) against the name with and without its slash. */
+function nameMatches(pattern: string, name: string): boolean {
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    throw new InvalidParameterError(`invalid filter 'name=${pattern}'`);
+  }
+  return re.test(name) || re.test(name.slice(1));
 }
 
 function labelMatches(filter: string, labels: Record<string, string>): boolean {

@@ -57,9 +57,11 @@ export class ImageManager {
     await mkdir(join(root, 'tmp'), { recursive: true, mode: 0o700 });
     const content = await LocalContentStore.open(join(root, 'content'));
     await content.cleanupIngests(24 * 3600 * 1000);
-    // Only pulls resume (their refs name the digest); partial loads, imports and conversions never can.
+    // Only pulls resume (their refs name the digest); partial loads, imports and conversions never
+    // can, and an ingest whose blob is already stored has nothing left to do.
     for (const ingest of await content.ingests()) {
-      if (/^(load|import|gzip|config)-/.test(ingest.ref)) {
+      const done = ingest.expected?.digest !== undefined && (await content.has(ingest.expected.digest));
+      if (done || /^(load|import|gzip|config)-/.test(ingest.ref)) {
         const writer = await content.writer(ingest.ref).catch(() => undefined);
         await writer?.abort().catch(() => undefined);
       }

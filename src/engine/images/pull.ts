@@ -232,6 +232,9 @@ async function downloadBlob(
 ): Promise<void> {
   const id = shortId(desc.digest);
   if (await images.content.has(desc.digest)) {
+    // A partial ingest of a blob stored meanwhile (an earlier, interrupted pull) is of no use any more.
+    const stale = await images.content.writer(`pull-${desc.digest.slice(7)}`).catch(() => undefined);
+    await stale?.abort().catch(() => undefined);
     progress({ id, status: 'Download complete', detail: true });
     return;
   }

@@ -71,7 +71,15 @@ describe('docker cp', () => {
   });
 
   it('copies into and out of a created (never started) container', async () => {
-    await dockerOk(daemon, ['create', '--name', 'cp-created', 'busybox', 'sh', '-c', 'cat /in/file.txt /in/sub/deep.txt']);
+    await dockerOk(daemon, [
+      'create',
+      '--name',
+      'cp-created',
+      'busybox',
+      'sh',
+      '-c',
+      'cat /in/file.txt /in/sub/deep.txt',
+    ]);
     // `/in/` does not exist: the CLI refuses a trailing slash for a directory that is not there.
     const toMissingDir = await docker(daemon.host, ['cp', join(host, 'file.txt'), 'cp-created:/in/']);
     assert.notEqual(toMissingDir.code, 0);
@@ -86,7 +94,15 @@ describe('docker cp', () => {
   });
 
   it('copies into and out of an exited container', async () => {
-    const run = await docker(daemon.host, ['run', '--name', 'cp-exited', 'busybox', 'sh', '-c', 'echo left-behind > /result.txt']);
+    const run = await docker(daemon.host, [
+      'run',
+      '--name',
+      'cp-exited',
+      'busybox',
+      'sh',
+      '-c',
+      'echo left-behind > /result.txt',
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const out = join(host, 'out-exited');
     await mkdir(out);
@@ -101,7 +117,10 @@ describe('docker cp', () => {
   it('a path or container that does not exist gives Docker’s errors', async () => {
     const fromMissing = await docker(daemon.host, ['cp', 'cp-running:/nope', join(host, 'x')]);
     assert.equal(fromMissing.code, 1);
-    assert.match(fromMissing.stderr, /^Error response from daemon: Could not find the file \/nope in container cp-running$/m);
+    assert.match(
+      fromMissing.stderr,
+      /^Error response from daemon: Could not find the file \/nope in container cp-running$/m,
+    );
 
     const fromExitedMissing = await docker(daemon.host, ['cp', 'cp-exited:/nope/deeper', join(host, 'x')]);
     assert.equal(fromExitedMissing.code, 1);

@@ -46,8 +46,17 @@ describe('docker exec', () => {
 
   it('runs in the container’s namespaces with its environment', async () => {
     const info = await inspectContainer(daemon, 'ex-main');
-    const res = await dockerOk(daemon, ['exec', 'ex-main', 'sh', '-c', 'hostname; echo "$FROM_RUN"; cat /proc/1/cmdline | tr "\\0" " "']);
-    assert.equal(res.stdout, `${info.Config.Hostname}\n1\nsh -c trap "exit 0" TERM; while true; do sleep 0.1; done `);
+    const res = await dockerOk(daemon, [
+      'exec',
+      'ex-main',
+      'sh',
+      '-c',
+      'hostname; echo "$FROM_RUN"; cat /proc/1/cmdline | tr "\\0" " "',
+    ]);
+    assert.equal(
+      res.stdout,
+      `${info.Config.Hostname}\n1\nsh -c trap "exit 0" TERM; while true; do sleep 0.1; done `,
+    );
   });
 
   it('-e, -w and -u set the environment, directory and user of the exec only', async () => {
@@ -78,22 +87,25 @@ describe('docker exec', () => {
     const res = await dockerOk(daemon, ['exec', '-d', 'ex-main', 'sh', '-c', 'sleep 1; touch /tmp/detached']);
     assert.equal(res.stdout, '');
     assert.ok(Date.now() - started < 1000, 'exec -d does not wait for the command');
-    assert.notEqual((await docker(daemon.host, ['exec', 'ex-main', 'sh', '-c', 'test -e /tmp/detached'])).code, 0);
-    await waitFor(async () => (await docker(daemon.host, ['exec', 'ex-main', 'sh', '-c', 'test -e /tmp/detached'])).code === 0, {
-      timeoutMs: 5000,
-      what: 'the detached exec to finish',
-    });
+    assert.notEqual(
+      (await docker(daemon.host, ['exec', 'ex-main', 'sh', '-c', 'test -e /tmp/detached'])).code,
+      0,
+    );
+    await waitFor(
+      async () =>
+        (await docker(daemon.host, ['exec', 'ex-main', 'sh', '-c', 'test -e /tmp/detached'])).code === 0,
+      {
+        timeoutMs: 5000,
+        what: 'the detached exec to finish',
+      },
+    );
   });
 
-  it(
-    '-i passes piped stdin to the command, and nothing else',
-    { todo: 'daemon bug: the JSON body of POST /exec/{id}/start is piped into the process’s stdin' },
-    async () => {
-      const res = await docker(daemon.host, ['exec', '-i', 'ex-main', 'cat'], { input: 'piped\nlines\n' });
-      assert.equal(res.code, 0, res.stderr);
-      assert.equal(res.stdout, 'piped\nlines\n');
-    },
-  );
+  it('-i passes piped stdin to the command, and nothing else', async () => {
+    const res = await docker(daemon.host, ['exec', '-i', 'ex-main', 'cat'], { input: 'piped\nlines\n' });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, 'piped\nlines\n');
+  });
 
   it('-i sees end of input: a command reading stdin to the end finishes', async () => {
     const res = await docker(daemon.host, ['exec', '-i', 'ex-main', 'sh', '-c', 'cat >/dev/null; echo eof'], {
@@ -104,15 +116,11 @@ describe('docker exec', () => {
     assert.equal(res.stdout, 'eof\n');
   });
 
-  it(
-    'a command that does not exist exits 127 with the runtime’s error, as Docker',
-    { todo: 'daemon bug: a failed exec start exits 126 and its error message is dropped' },
-    async () => {
-      const res = await docker(daemon.host, ['exec', 'ex-main', 'nosuchcommand']);
-      assert.equal(res.code, 127);
-      assert.match(`${res.stdout}${res.stderr}`, /exec: "nosuchcommand": executable file not found in \$PATH/);
-    },
-  );
+  it('a command that does not exist exits 127 with the runtime’s error, as Docker', async () => {
+    const res = await docker(daemon.host, ['exec', 'ex-main', 'nosuchcommand']);
+    assert.equal(res.code, 127);
+    assert.match(`${res.stdout}${res.stderr}`, /exec: "nosuchcommand": executable file not found in \$PATH/);
+  });
 
   it('exec into a stopped container fails with Docker’s message', async () => {
     await dockerOk(daemon, ['run', '--name', 'ex-stopped', 'busybox', 'true']);
@@ -120,8 +128,13 @@ describe('docker exec', () => {
     const res = await docker(daemon.host, ['exec', 'ex-stopped', 'echo', 'hi']);
     assert.equal(res.code, 1);
     assert.equal(res.stdout, '');
-    assert.match(res.stderr, new RegExp(`^Error response from daemon: container ${id} is not running$`, 'im'));
-    const created = (await dockerOk(daemon, ['create', '--name', 'ex-created', 'busybox', 'true'])).stdout.trim();
+    assert.match(
+      res.stderr,
+      new RegExp(`^Error response from daemon: container ${id} is not running$`, 'im'),
+    );
+    const created = (
+      await dockerOk(daemon, ['create', '--name', 'ex-created', 'busybox', 'true'])
+    ).stdout.trim();
     const res2 = await docker(daemon.host, ['exec', 'ex-created', 'echo', 'hi']);
     assert.equal(res2.code, 1);
     assert.match(res2.stderr, new RegExp(`container ${created} is not running`, 'i'));

@@ -37,8 +37,14 @@ describe('no leaks after container cycles', () => {
       if (i === 0) {
         // The check sees a running container's mount, conmon and cgroups when it is not told about it.
         const seen = await findLeaks(daemon, []);
-        assert.ok(seen.some((l) => l.startsWith('overlay mount ') && l.includes(id)), seen.join('\n'));
-        assert.ok(seen.some((l) => l.startsWith('conmon pid ') && l.includes(id)), seen.join('\n'));
+        assert.ok(
+          seen.some((l) => l.startsWith('overlay mount ') && l.includes(id)),
+          seen.join('\n'),
+        );
+        assert.ok(
+          seen.some((l) => l.startsWith('conmon pid ') && l.includes(id)),
+          seen.join('\n'),
+        );
         for (const hierarchy of ['memory', 'pids', 'freezer', 'unified']) {
           assert.ok(
             seen.some((l) => l.startsWith(`cgroup dir /sys/fs/cgroup/${hierarchy}/`) && l.endsWith(id)),
@@ -69,25 +75,21 @@ describe('no leaks after container cycles', () => {
     await leakCheck(daemon);
   });
 
-  it(
-    'the daemon keeps no connection open after docker exec ends',
-    { todo: 'daemon bug: the hijacked connection of an exec without stdin is never closed (held until shutdown-timeout)' },
-    async () => {
-      await dockerOk(daemon, ['run', '-d', '--name', 'leak-exec', 'busybox', 'sleep', '1000']);
-      const baseline = (await socketFds(daemon.pid)).length;
-      for (let i = 0; i < 5; i++) await dockerOk(daemon, ['exec', 'leak-exec', 'true']);
-      let now = 0;
-      await waitFor(
-        async () => {
-          now = (await socketFds(daemon.pid)).length;
-          return now <= baseline;
-        },
-        { timeoutMs: 3000, what: 'exec connections to close' },
-      ).catch(() => undefined);
-      await dockerOk(daemon, ['rm', '-f', 'leak-exec']);
-      assert.ok(now <= baseline, `the daemon had ${baseline} sockets before 5 execs and ${now} after`);
-    },
-  );
+  it('the daemon keeps no connection open after docker exec ends', async () => {
+    await dockerOk(daemon, ['run', '-d', '--name', 'leak-exec', 'busybox', 'sleep', '1000']);
+    const baseline = (await socketFds(daemon.pid)).length;
+    for (let i = 0; i < 5; i++) await dockerOk(daemon, ['exec', 'leak-exec', 'true']);
+    let now = 0;
+    await waitFor(
+      async () => {
+        now = (await socketFds(daemon.pid)).length;
+        return now <= baseline;
+      },
+      { timeoutMs: 3000, what: 'exec connections to close' },
+    ).catch(() => undefined);
+    await dockerOk(daemon, ['rm', '-f', 'leak-exec']);
+    assert.ok(now <= baseline, `the daemon had ${baseline} sockets before 5 execs and ${now} after`);
+  });
 
   it('nothing is left after all of the above', async () => {
     await leakCheck(daemon);

@@ -64,7 +64,16 @@ describe('live restore', () => {
   });
 
   it('after a SIGKILL of the daemon: running containers are re-adopted, exits while down are recorded, restart policies apply', async () => {
-    await dockerOk(daemon, ['run', '-d', '--name', 'lr-sleep', 'busybox', 'sh', '-c', 'echo started; exec sleep 1000']);
+    await dockerOk(daemon, [
+      'run',
+      '-d',
+      '--name',
+      'lr-sleep',
+      'busybox',
+      'sh',
+      '-c',
+      'echo started; exec sleep 1000',
+    ]);
     await dockerOk(daemon, ['run', '-d', '--name', 'lr-exit5', 'busybox', 'sh', '-c', 'sleep 3; exit 5']);
     await dockerOk(daemon, [
       'run',

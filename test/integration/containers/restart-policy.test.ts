@@ -28,7 +28,18 @@ describe('restart policies', () => {
 
   it('--restart on-failure:2 restarts a failing container twice, then leaves it exited', async () => {
     const id = (
-      await dockerOk(daemon, ['run', '-d', '--name', 'rp-onfail', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'echo run; exit 1'])
+      await dockerOk(daemon, [
+        'run',
+        '-d',
+        '--name',
+        'rp-onfail',
+        '--restart',
+        'on-failure:2',
+        'busybox',
+        'sh',
+        '-c',
+        'echo run; exit 1',
+      ])
     ).stdout.trim();
     let info = await inspectContainer(daemon, id);
     assert.deepEqual(info.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
@@ -50,7 +61,16 @@ describe('restart policies', () => {
   });
 
   it('--restart on-failure does not restart a container that exits 0', async () => {
-    await dockerOk(daemon, ['run', '-d', '--name', 'rp-onfail-ok', '--restart', 'on-failure', 'busybox', 'true']);
+    await dockerOk(daemon, [
+      'run',
+      '-d',
+      '--name',
+      'rp-onfail-ok',
+      '--restart',
+      'on-failure',
+      'busybox',
+      'true',
+    ]);
     const info = await waitForContainer(daemon, 'rp-onfail-ok', (c) => c.State.Status === 'exited');
     await sleep(500);
     const again = await inspectContainer(daemon, 'rp-onfail-ok');
@@ -77,7 +97,8 @@ describe('restart policies', () => {
     const info = await waitForContainer(
       daemon,
       id,
-      (c) => c.RestartCount >= 1 && c.State.Status === 'running' && c.State.StartedAt !== first.State.StartedAt,
+      (c) =>
+        c.RestartCount >= 1 && c.State.Status === 'running' && c.State.StartedAt !== first.State.StartedAt,
       { timeoutMs: 10_000, what: 'a restart' },
     );
     assert.notEqual(info.State.Pid, first.State.Pid);
@@ -112,7 +133,19 @@ describe('restart policies', () => {
   });
 
   it('--rm removes the container after it exits (run -d)', async () => {
-    const id = (await dockerOk(daemon, ['run', '-d', '--rm', '--name', 'rp-rm', 'busybox', 'sh', '-c', 'sleep 0.5; exit 2'])).stdout.trim();
+    const id = (
+      await dockerOk(daemon, [
+        'run',
+        '-d',
+        '--rm',
+        '--name',
+        'rp-rm',
+        'busybox',
+        'sh',
+        '-c',
+        'sleep 0.5; exit 2',
+      ])
+    ).stdout.trim();
     const info = await inspectContainer(daemon, id);
     assert.equal(info.HostConfig.AutoRemove, true);
     await waitFor(async () => !(await containerExists(daemon, id)), { timeoutMs: 10_000, what: 'removal' });

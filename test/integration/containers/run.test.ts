@@ -64,7 +64,14 @@ describe('docker run', () => {
   });
 
   it('the exit code of the command is the exit code of docker run', async () => {
-    const res = await docker(daemon.host, ['run', '--rm', 'busybox', 'sh', '-c', 'echo to-stderr >&2; exit 3']);
+    const res = await docker(daemon.host, [
+      'run',
+      '--rm',
+      'busybox',
+      'sh',
+      '-c',
+      'echo to-stderr >&2; exit 3',
+    ]);
     assert.equal(res.code, 3);
     assert.equal(res.stderr, 'to-stderr\n', 'the container stderr arrives on the CLI stderr');
   });
@@ -81,22 +88,26 @@ describe('docker run', () => {
     await dockerOk(daemon, ['rm', 'run-missing']);
   });
 
-  it(
-    'run --rm with a missing binary exits 127 and removes the container',
-    { todo: 'daemon bug: a failed start of an AutoRemove container does not remove it, so `docker run --rm` waits forever' },
-    async () => {
-      const res = await docker(daemon.host, ['run', '--rm', '--name', 'run-missing-rm', 'busybox', 'nosuchbinary'], {
+  it('run --rm with a missing binary exits 127 and removes the container', async () => {
+    const res = await docker(
+      daemon.host,
+      ['run', '--rm', '--name', 'run-missing-rm', 'busybox', 'nosuchbinary'],
+      {
         timeoutMs: 5000,
-      });
-      try {
-        assert.equal(res.code, 127, `docker run hung or failed: code ${String(res.code)}, stderr ${res.stderr}`);
-        assert.match(res.stderr, /exec: "nosuchbinary": executable file not found in \$PATH/);
-        assert.equal(await containerExists(daemon, 'run-missing-rm'), false);
-      } finally {
-        await docker(daemon.host, ['rm', '-f', 'run-missing-rm']);
-      }
-    },
-  );
+      },
+    );
+    try {
+      assert.equal(
+        res.code,
+        127,
+        `docker run hung or failed: code ${String(res.code)}, stderr ${res.stderr}`,
+      );
+      assert.match(res.stderr, /exec: "nosuchbinary": executable file not found in \$PATH/);
+      assert.equal(await containerExists(daemon, 'run-missing-rm'), false);
+    } finally {
+      await docker(daemon.host, ['rm', '-f', 'run-missing-rm']);
+    }
+  });
 
   it('run -d with logs -f: follow sees later lines and ends when stop -t 1 stops the container', async () => {
     const name = 'run-logs';
@@ -176,28 +187,33 @@ describe('docker run', () => {
     await dockerOk(daemon, ['rm', name]);
   });
 
-  it(
-    'a non-root user can read the image’s world-readable files: / is 0755 as in the image',
-    { todo: 'daemon bug: the container’s / is 0700 (the overlay upper dir is created 0700), so -u 1000 cannot open /etc/passwd' },
-    async () => {
-      const res = await docker(daemon.host, [
-        'run',
-        '--rm',
-        '-u',
-        '1000',
-        'busybox',
-        'sh',
-        '-c',
-        'stat -c %a /; id -un; head -1 /etc/passwd',
-      ]);
-      assert.equal(res.stdout, '755\napp\nroot:x:0:0:root:/root:/bin/sh\n', res.stderr);
-      assert.equal(res.code, 0);
-    },
-  );
+  it('a non-root user can read the image’s world-readable files: / is 0755 as in the image', async () => {
+    const res = await docker(daemon.host, [
+      'run',
+      '--rm',
+      '-u',
+      '1000',
+      'busybox',
+      'sh',
+      '-c',
+      'stat -c %a /; id -un; head -1 /etc/passwd',
+    ]);
+    assert.equal(res.stdout, '755\napp\nroot:x:0:0:root:/root:/bin/sh\n', res.stderr);
+    assert.equal(res.code, 0);
+  });
 
   it('--entrypoint replaces the entrypoint; the arguments follow it', async () => {
     const name = 'run-entrypoint';
-    const res = await docker(daemon.host, ['run', '--name', name, '--entrypoint', '/bin/echo', 'busybox', 'hello', 'world']);
+    const res = await docker(daemon.host, [
+      'run',
+      '--name',
+      name,
+      '--entrypoint',
+      '/bin/echo',
+      'busybox',
+      'hello',
+      'world',
+    ]);
     assert.equal(res.code, 0, res.stderr);
     assert.equal(res.stdout, 'hello world\n');
     const info = await inspectContainer(daemon, name);
@@ -313,8 +329,12 @@ describe('docker run', () => {
   });
 
   it('docker wait prints each container’s exit code', async () => {
-    const a = (await dockerOk(daemon, ['run', '-d', '--name', 'wait-7', 'busybox', 'sh', '-c', 'sleep 0.5; exit 7'])).stdout.trim();
-    const b = (await dockerOk(daemon, ['run', '-d', '--name', 'wait-0', 'busybox', 'sh', '-c', 'sleep 0.2'])).stdout.trim();
+    const a = (
+      await dockerOk(daemon, ['run', '-d', '--name', 'wait-7', 'busybox', 'sh', '-c', 'sleep 0.5; exit 7'])
+    ).stdout.trim();
+    const b = (
+      await dockerOk(daemon, ['run', '-d', '--name', 'wait-0', 'busybox', 'sh', '-c', 'sleep 0.2'])
+    ).stdout.trim();
     const res = await dockerOk(daemon, ['wait', 'wait-7', 'wait-0']);
     assert.equal(res.stdout, '7\n0\n');
     const again = await dockerOk(daemon, ['wait', a.slice(0, 12)]);

@@ -65,7 +65,8 @@ describe("the seed's walk-through: docker version, events, run hello-world, stat
   for (const client of ['docker', 'berth'] as const) {
     it(`follows the seed with the ${client} CLI`, async () => {
       const run = client === 'docker' ? docker : berth;
-      const env = client === 'docker' ? { DOCKER_HOST: daemon.host } : { BERTH_HOST: daemon.host, DOCKER_HOST: '' };
+      const env =
+        client === 'docker' ? { DOCKER_HOST: daemon.host } : { BERTH_HOST: daemon.host, DOCKER_HOST: '' };
       const command = client === 'docker' ? DOCKER : process.execPath;
       const prefix = client === 'docker' ? [] : [BERTH];
       const name = client === 'docker' ? 'hello-seed' : 'hello-berth';
@@ -86,8 +87,12 @@ describe("the seed's walk-through: docker version, events, run hello-world, stat
         assert.equal(hello.code, 0, hello.stderr);
         assert.ok(hello.stdout.includes(HELLO_GREETING), hello.stdout);
 
-        await waitFor(() => allEvents.lines().some((l) => / network disconnect /.test(l)), { what: 'network disconnect' });
-        await waitFor(() => imageEvents.lines().some((l) => / image pull /.test(l)), { what: 'the image pull event' });
+        await waitFor(() => allEvents.lines().some((l) => / network disconnect /.test(l)), {
+          what: 'network disconnect',
+        });
+        await waitFor(() => imageEvents.lines().some((l) => / image pull /.test(l)), {
+          what: 'the image pull event',
+        });
       } finally {
         await imageEvents.stop();
         await allEvents.stop();
@@ -105,7 +110,15 @@ describe("the seed's walk-through: docker version, events, run hello-world, stat
       assert.match(line('network connect'), /\(container=[0-9a-f]{64}, name=bridge, type=bridge\)$/);
       assert.match(line('network disconnect'), /\(container=[0-9a-f]{64}, name=bridge, type=bridge\)$/);
 
-      const sleeper = await run(daemon.host, ['run', '-d', '--name', `sleeper-${client === 'docker' ? 'seed' : 'berth'}`, 'busybox', 'sleep', '600']);
+      const sleeper = await run(daemon.host, [
+        'run',
+        '-d',
+        '--name',
+        `sleeper-${client === 'docker' ? 'seed' : 'berth'}`,
+        'busybox',
+        'sleep',
+        '600',
+      ]);
       assert.equal(sleeper.code, 0, sleeper.stderr);
       const stats = await run(daemon.host, ['stats', '--no-stream', '--format', '{{.Name}} {{.MemUsage}}']);
       assert.equal(stats.code, 0, stats.stderr);

@@ -31,14 +31,14 @@ interface AttachFlags {
 
 /**
  * docker's inspectContainerAndCheckState: attaching needs a running container.
- * @throws CliError `cannot attach to a stopped container, start it first` and the like.
+ * @throws CliError `You cannot attach to a stopped container, start it first` and the like.
  */
 export function checkAttachable(c: ContainerInspectResponse): void {
   const state = c.State ?? {};
-  if (!state.Running) throw new CliError('cannot attach to a stopped container, start it first');
-  if (state.Paused) throw new CliError('cannot attach to a paused container, unpause it first');
+  if (!state.Running) throw new CliError('You cannot attach to a stopped container, start it first');
+  if (state.Paused) throw new CliError('You cannot attach to a paused container, unpause it first');
   if (state.Restarting) {
-    throw new CliError('cannot attach to a restarting container, wait until it is running');
+    throw new CliError('You cannot attach to a restarting container, wait until it is running');
   }
 }
 

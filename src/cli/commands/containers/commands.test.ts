@@ -53,7 +53,7 @@ describe('container command output', () => {
     ]);
     assert.deepEqual(portLines(ports, 'web', '80'), ['0.0.0.0:8080', '[::]:8080']);
     assert.throws(() => portLines(ports, 'web', '53/udp'), {
-      message: "no public port '53/udp' published for web",
+      message: "Error: No public port '53/udp' published for web",
     });
     assert.equal(naturalLess('a9', 'a10'), true);
     assert.equal(naturalLess('a10', 'a9'), false);
@@ -149,12 +149,13 @@ describe('container command requests and errors', () => {
       () => checkAttachable({ State: { Running: false } }),
       (err: unknown) => {
         return (
-          err instanceof CliError && err.message === 'cannot attach to a stopped container, start it first'
+          err instanceof CliError &&
+          err.message === 'You cannot attach to a stopped container, start it first'
         );
       },
     );
     assert.throws(() => checkAttachable({ State: { Running: true, Paused: true } }), {
-      message: 'cannot attach to a paused container, unpause it first',
+      message: 'You cannot attach to a paused container, unpause it first',
     });
   });
 

@@ -214,3 +214,18 @@ export function monitorTtySize(ctx: CliContext, resize: (size: TerminalSize) => 
 export function outIsTerminal(ctx: CliContext): boolean {
   return isTerminal(ctx.out);
 }
+
+/**
+ * Waits for `promise`, but no longer than `ms`: for waits that only tidy up
+ * (a container the daemon should remove after a failed start).
+ */
+export async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}

@@ -14,8 +14,8 @@ export const INSPECT_TYPES = [
   'config',
   'container',
   'image',
-  'node',
   'network',
+  'node',
   'plugin',
   'secret',
   'service',
@@ -189,7 +189,7 @@ export function inspectAnything(ctx: CliContext, type: string, size: boolean): G
         throw err;
       }
     }
-    throw new CliError(`error: no such object: ${ref}`);
+    throw new CliError(`Error: No such object: ${ref}`);
   };
 }
 

@@ -93,6 +93,7 @@ describe('docker ps rendering', () => {
       'Mounts',
       'Names',
       'Networks',
+      'Platform',
       'Ports',
       'RunningFor',
       'Size',
@@ -101,6 +102,16 @@ describe('docker ps rendering', () => {
     ]);
     assert.equal(parsed['Command'], '"postgres"');
     assert.equal(parsed['Size'], '0B');
+    assert.equal(parsed['Platform'], null);
+    assert.equal(renderContainers([db], { format: '{{.Platform}}' }), '<nil>\n');
+    const withPlatform = {
+      ...db,
+      ImageManifestDescriptor: { platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+    };
+    assert.equal(
+      renderContainers([withPlatform], { format: '{{.Platform}}|{{json .Platform}}' }),
+      'linux/arm64/v8|{"architecture":"arm64","os":"linux","variant":"v8"}\n',
+    );
   });
 
   it('reports template errors as docker does', () => {

@@ -33,6 +33,7 @@ export const CONTAINER_HEADERS: Readonly<Record<string, string>> = {
   Mounts: 'MOUNTS',
   LocalVolumes: 'LOCAL VOLUMES',
   Networks: 'NETWORKS',
+  Platform: 'PLATFORM',
 };
 
 /**
@@ -175,12 +176,46 @@ export interface ContainerRow {
   Mounts: string;
   Names: string;
   Networks: string;
+  /** The image's platform (API 1.48+ summaries), `<nil>` in templates when unknown. */
+  Platform: ContainerPlatform | null;
   Ports: string;
   RunningFor: string;
   Size: string;
   State: string;
   Status: string;
   Label(name: string): string;
+}
+
+/** An OCI platform that prints as `linux/amd64` and marshals as the OCI struct (formatter.Platform). */
+export class ContainerPlatform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant: string;
+
+  constructor(p: { os?: string; architecture?: string; variant?: string }) {
+    this.os = p.os ?? '';
+    this.architecture = p.architecture ?? '';
+    this.variant = p.variant ?? '';
+  }
+
+  String(): string {
+    if (this.os === '') return 'unknown';
+    return [this.os, this.architecture, this.variant].filter((v) => v !== '').join('/');
+  }
+
+  toJSON(): Record<string, string> {
+    return {
+      architecture: this.architecture,
+      os: this.os,
+      ...(this.variant !== '' ? { variant: this.variant } : {}),
+    };
+  }
+}
+
+function platformOf(c: ContainerSummary): ContainerPlatform | null {
+  const descriptor = (c as { ImageManifestDescriptor?: { platform?: Record<string, string> } })
+    .ImageManifestDescriptor;
+  return descriptor?.platform ? new ContainerPlatform(descriptor.platform) : null;
 }
 
 /** Rows are instances of a class named as docker's type, for template error messages. */
@@ -222,6 +257,7 @@ export function containerRow(c: ContainerSummary, trunc: boolean, now?: number):
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {})
       .sort()
       .join(','),
+    Platform: platformOf(c),
     Ports: displayablePorts(c.Ports ?? []),
     RunningFor: timeAgo(c.Created ?? 0, now),
     Size: (c.SizeRootFs ?? 0) > 0 ? `${srw} (virtual ${sv})` : srw,

@@ -35,7 +35,7 @@ export function naturalLess(a: string, b: string): boolean {
 /**
  * docker port's lines: every mapping `80/tcp -> 0.0.0.0:8080`, or for one
  * port its host addresses; sorted naturally.
- * @throws Error `no public port '80' published for x`.
+ * @throws Error `Error: No public port '80' published for x`.
  */
 export function portLines(ports: PortMap | undefined, container: string, port?: string): string[] {
   const out: string[] = [];
@@ -43,7 +43,7 @@ export function portLines(ports: PortMap | undefined, container: string, port?: 
     const key = parsePort(port);
     const frontends = ports?.[key];
     if (!frontends || frontends.length === 0) {
-      throw new Error(`no public port '${port}' published for ${container}`);
+      throw new Error(`Error: No public port '${port}' published for ${container}`);
     }
     for (const f of frontends) out.push(joinHostPort(f.HostIp ?? '', f.HostPort ?? ''));
   } else {

@@ -18,6 +18,7 @@ import {
   outIsTerminal,
   proxySignals,
   runContainerCommand,
+  settleWithin,
   runError,
 } from './common.js';
 import { addCreateFlags, createWithPull, requestFromFlags, type CreateFlags } from './create.js';
@@ -128,7 +129,8 @@ async function runContainer(ctx: CliContext, image: string, args: string[], flag
         session.cancel();
         await session.done.catch(() => undefined);
       }
-      if (autoRemove && !(pending instanceof Error)) await pending.result.catch(() => undefined);
+      // As docker: the daemon removes an AutoRemove container that failed to start.
+      if (autoRemove && !(pending instanceof Error)) await settleWithin(pending.result, 5000);
       throw runError(err, 'run');
     }
     if (!session) return;

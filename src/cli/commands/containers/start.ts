@@ -17,6 +17,7 @@ import {
   outIsTerminal,
   proxySignals,
   runContainerCommand,
+  settleWithin,
 } from './common.js';
 import { startWait, waitStatus } from './run.js';
 import { streamConnection } from './stream.js';
@@ -65,7 +66,8 @@ async function startAttached(
     } catch (err) {
       session.cancel();
       await session.done.catch(() => undefined);
-      if (autoRemove && !(wait instanceof Error)) await wait.result.catch(() => undefined);
+      // As docker: the daemon removes an AutoRemove container that failed to start.
+      if (autoRemove && !(wait instanceof Error)) await settleWithin(wait.result, 5000);
       throw err;
     }
     if (tty && outIsTerminal(ctx)) {
@@ -113,7 +115,7 @@ export function registerStart(parent: Command, ctx: CliContext): Command {
           failed.push(name);
         }
       }
-      if (failed.length > 0) throw new CliError(`failed to start containers: ${failed.join(', ')}`);
+      if (failed.length > 0) throw new CliError(`Error: failed to start containers: ${failed.join(', ')}`);
     }),
   );
 }
