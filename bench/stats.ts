@@ -1,0 +1,542 @@
+/**
+ * Container stats benchmarks against a real berthd with 10 running `sleep`
+ * containers:
+ *
+ * 1. `docker stats --no-stream` (the official CLI) and `berth stats
+ *    --no-stream`, with `docker ps -q` / `berth ps -q` as each CLI's fixed
+ *    cost (process start, connection, one list), interleaved; then the raw
+ *    API: `GET /containers/{id}/stats?stream=false` for one container and
+ *    for all 10 in parallel, and the same with `one-shot=true`.
+ * 2. berthd's CPU (utime+stime from /proc/<pid>/stat, and per thread) over
+ *    a window of `--seconds` with 0 (idle, before any stats request), 1, 10
+ *    and 50 concurrent watchers, each watcher one `stats?stream=true` per
+ *    container (10 streams), read and discarded; then idle again while the
+ *    containers linger hot.
+ *
+ * The docker CLI's `--no-stream` waits for its first 500 ms render tick
+ * after the first answers arrive (cli/command/container/stats.go), so its
+ * time is ≥ 500 ms whatever the daemon does; the API numbers are what the
+ * daemon costs. Prints medians; asserts nothing. Traffic stays on the
+ * daemon's unix socket. It starts its own berthd (TestDaemon) and removes
+ * everything it made (containers, daemon by PID, bridge and iptables
+ * chains, mounts, cgroups, leftover processes by PID).
+ *
+ * Run as root:
+ *   npm run bench:stats
+ *   node dist/bench/stats.js --containers 10 --runs 12 --api-runs 50 --watchers 1,10,50 --seconds 10
+ */
+import { execFile, spawn } from 'node:child_process';
+import { readFile, readdir, rmdir, stat } from 'node:fs/promises';
+import { Agent, request, type ClientRequest } from 'node:http';
+import { loadavg } from 'node:os';
+import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs, promisify } from 'node:util';
+
+import { berth, docker } from '../test/helpers/cli.js';
+import { TestDaemon } from '../test/helpers/daemon.js';
+import { busyboxImage, dockerSaveTarball } from '../test/helpers/images.js';
+
+const { values } = parseArgs({
+  options: {
+    containers: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '12' },
+    'api-runs': { type: 'string', default: '50' },
+    watchers: { type: 'string', default: '1,10,50' },
+    seconds: { type: 'string', default: '10' },
+  },
+});
+
+const CONTAINERS = Math.max(1, Number(values.containers));
+const RUNS = Math.max(10, Number(values.runs));
+const API_RUNS = Math.max(10, Number(values['api-runs']));
+const WATCHERS = (values.watchers ?? '1,10,50')
+  .split(',')
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 0);
+const WINDOW_S = Math.max(2, Number(values.seconds));
+const IMAGE = 'busybox';
+/** The docker CLI's render tick, which `--no-stream` waits for once. */
+const CLI_TICK_MS = 500;
+/** The issue's claim for `stats --no-stream` with 10 containers. */
+const CLAIM_MS = 200;
+
+// ---------------------------------------------------------------------------
+// Statistics and time
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN);
+};
+const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
+};
+const clock = (): number => performance.now();
+const ms = (x: number, digits = 1): string => (Number.isFinite(x) ? `${x.toFixed(digits)} ms` : 'n/a');
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+const stats = (xs: readonly number[], digits = 1): string =>
+  `median ${ms(median(xs), digits).padStart(10)}  p90 ${ms(pct(xs, 0.9), digits).padStart(10)}  min ${ms(Math.min(...xs), digits).padStart(10)}  (n=${xs.length})`;
+
+// ---------------------------------------------------------------------------
+// A small API client over the unix socket
+
+interface HttpResult {
+  status: number;
+  body: string;
+}
+
+class Api {
+  readonly socket: string;
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+
+  constructor(socket: string) {
+    this.socket = socket;
+  }
+
+  request(
+    method: string,
+    path: string,
+    body?: Buffer | string,
+    headers: Record<string, string> = {},
+  ): Promise<HttpResult> {
+    return new Promise((resolve, reject) => {
+      const req = request({ socketPath: this.socket, path, method, agent: this.agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const res = await this.request(
+      method,
+      path,
+      payload,
+      payload === undefined ? {} : { 'Content-Type': 'application/json' },
+    );
+    if (res.status < 200 || res.status > 299) {
+      throw new Error(`${method} ${path}: ${res.status} ${res.body.trim()}`);
+    }
+    return (res.body.trim() === '' ? undefined : JSON.parse(res.body)) as T;
+  }
+
+  async containerIds(): Promise<string[]> {
+    const list = await this.json<{ Id: string }[]>('GET', '/containers/json?all=1');
+    return list.map((c) => c.Id);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+async function loadBusybox(api: Api): Promise<void> {
+  const tarball = await dockerSaveTarball([{ image: await busyboxImage(), repoTags: [`${IMAGE}:latest`] }]);
+  const res = await api.request('POST', '/images/load?quiet=1', tarball, {
+    'Content-Type': 'application/x-tar',
+  });
+  if (res.status !== 200 || /"error/.test(res.body)) throw new Error(`image load: ${res.status} ${res.body}`);
+}
+
+// ---------------------------------------------------------------------------
+// CPU of a process from /proc
+
+const execFileAsync = promisify(execFile);
+
+/** utime + stime from a stat file, in clock ticks. */
+async function statTicks(path: string): Promise<number> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // Fields after the comm: state is [0], utime is field 14 overall → [11], stime [12].
+  return (Number(fields[11]) || 0) + (Number(fields[12]) || 0);
+}
+
+interface Ticks {
+  /** The whole process (/proc/<pid>/stat). */
+  total: number;
+  /** Its main thread: node's event loop. */
+  main: number;
+}
+
+async function ticksOf(pid: number): Promise<Ticks> {
+  return {
+    total: await statTicks(`/proc/${pid}/stat`),
+    main: await statTicks(`/proc/${pid}/task/${pid}/stat`),
+  };
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(await readFile(`/proc/${pid}/status`, 'utf8').catch(() => ''));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---------------------------------------------------------------------------
+// 1. one-off stats: the CLIs and the raw API
+
+async function timedCli(
+  what: string,
+  f: () => Promise<{ code: number | null; stdout: string; stderr: string }>,
+): Promise<{ ms: number; rows: number }> {
+  const t0 = clock();
+  const r = await f();
+  const t = clock() - t0;
+  if (r.code !== 0) throw new Error(`${what}: exit ${r.code}: ${r.stderr.trim()}`);
+  return { ms: t, rows: r.stdout.split('\n').filter((l) => l.trim() !== '').length };
+}
+
+async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
+  const runs: Record<string, number[]> = {
+    'docker ps -q': [],
+    'docker stats --no-stream': [],
+    'berth ps -q': [],
+    'berth stats --no-stream': [],
+  };
+  const rows: Record<string, number> = {};
+  const commands: [string, () => Promise<{ code: number | null; stdout: string; stderr: string }>][] = [
+    ['docker ps -q', () => docker(host, ['ps', '-q'])],
+    ['docker stats --no-stream', () => docker(host, ['stats', '--no-stream'])],
+    ['berth ps -q', () => berth(host, ['ps', '-q'])],
+    ['berth stats --no-stream', () => berth(host, ['stats', '--no-stream'])],
+  ];
+  let sample = '';
+  for (let i = 0; i < RUNS + 1; i++) {
+    // Rotate the order so that none always runs right after another.
+    for (let k = 0; k < commands.length; k++) {
+      const [name, f] = commands[(i + k) % commands.length] ?? commands[0]!;
+      const r = await timedCli(name, f);
+      rows[name] = r.rows;
+      if (i > 0) runs[name]?.push(r.ms);
+    }
+  }
+  const out = await docker(host, ['stats', '--no-stream']);
+  sample = out.stdout.split('\n').slice(0, 3).join('\n');
+
+  // The raw API, on a keep-alive connection per request in flight.
+  const get = async (path: string): Promise<{ ms: number; body: string }> => {
+    const t0 = clock();
+    const r = await api.request('GET', path);
+    const t = clock() - t0;
+    if (r.status !== 200) throw new Error(`GET ${path}: ${r.status} ${r.body}`);
+    return { ms: t, body: r.body };
+  };
+  const one = ids[0] ?? '';
+  const apiRows: [string, number[]][] = [];
+  const variants: [string, string][] = [
+    ['stream=false', 'stream=false'],
+    ['stream=false&one-shot=true', 'stream=false&one-shot=true'],
+  ];
+  let oneShotHasPrevious = false;
+  let defaultHasPrevious = false;
+  for (const [label, query] of variants) {
+    for (let i = 0; i < 5; i++) await get(`/v1.47/containers/${one}/stats?${query}`);
+    const single: number[] = [];
+    for (let i = 0; i < API_RUNS; i++) {
+      const r = await get(`/v1.47/containers/${one}/stats?${query}`);
+      single.push(r.ms);
+      const v = JSON.parse(r.body) as { precpu_stats?: { system_cpu_usage?: number } };
+      const hasPrev = (v.precpu_stats?.system_cpu_usage ?? 0) > 0;
+      if (query.includes('one-shot')) oneShotHasPrevious ||= hasPrev;
+      else defaultHasPrevious ||= hasPrev;
+    }
+    const parallel: number[] = [];
+    const each: number[] = [];
+    for (let i = 0; i < Math.ceil(API_RUNS / 2); i++) {
+      const t0 = clock();
+      const rs = await Promise.all(ids.map((id) => get(`/v1.47/containers/${id}/stats?${query}`)));
+      parallel.push(clock() - t0);
+      each.push(...rs.map((r) => r.ms));
+    }
+    apiRows.push([`GET …/stats?${label}, one container`, single]);
+    apiRows.push([`GET …/stats?${label}, all ${ids.length} in parallel (wall)`, parallel]);
+    apiRows.push([`  each request of those`, each]);
+  }
+
+  console.log(
+    `\n== 1. stats --no-stream with ${ids.length} running containers (${RUNS} runs after 1 warm-up, interleaved) ==`,
+  );
+  for (const [name, xs] of Object.entries(runs)) {
+    console.log(`  ${name.padEnd(28)} ${stats(xs)}  (${rows[name] ?? 0} lines of output)`);
+  }
+  const dStats = median(runs['docker stats --no-stream'] ?? []);
+  const dPs = median(runs['docker ps -q'] ?? []);
+  const bStats = median(runs['berth stats --no-stream'] ?? []);
+  const bPs = median(runs['berth ps -q'] ?? []);
+  console.log(
+    `  docker stats − docker ps = ${ms(dStats - dPs)}, of which the CLI's ${CLI_TICK_MS} ms render tick; leaves ${ms(dStats - dPs - CLI_TICK_MS)} for the stats requests`,
+  );
+  console.log(`  berth stats − berth ps   = ${ms(bStats - bPs)} (berth's CLI does not wait for a tick)`);
+  console.log(`  docker stats output, first lines:\n${sample.replace(/^/gm, '    ')}`);
+  console.log(
+    `\n  raw API (${API_RUNS} single requests / ${Math.ceil(API_RUNS / 2)} parallel rounds after 5 warm-up):`,
+  );
+  for (const [name, xs] of apiRows) console.log(`  ${name.padEnd(58)} ${stats(xs, 2)}`);
+  console.log(
+    `  precpu_stats filled: stream=false ${defaultHasPrevious ? 'yes' : 'no'}, one-shot=true ${oneShotHasPrevious ? 'yes' : 'no (as Docker)'}`,
+  );
+  const parallelMedian = median(apiRows[1]?.[1] ?? []);
+  console.log(
+    `  claim "stats --no-stream with ${ids.length} containers well under ${CLAIM_MS} ms": daemon part (API, ${ids.length} in parallel) ${ms(parallelMedian)}; berth CLI end to end ${ms(bStats)}; docker CLI end to end ${ms(dStats)} (≥ ${CLI_TICK_MS} ms by its own tick)`,
+  );
+}
+
+// ---------------------------------------------------------------------------
+// 2. daemon CPU with concurrent watchers
+
+interface Watchers {
+  /** Stats objects (lines) received so far. */
+  objects: () => number;
+  bytes: () => number;
+  errors: () => number;
+  close: () => void;
+}
+
+/** `n` watchers × one `stats?stream=true` per container, each on its own connection; bodies counted and dropped. */
+function openWatchers(socket: string, ids: string[], n: number): Watchers {
+  let objects = 0;
+  let bytes = 0;
+  let errors = 0;
+  const reqs: ClientRequest[] = [];
+  for (let w = 0; w < n; w++) {
+    for (const id of ids) {
+      const req = request(
+        { socketPath: socket, path: `/containers/${id}/stats?stream=true`, agent: false },
+        (res) => {
+          if (res.statusCode !== 200) errors++;
+          res.on('data', (d: Buffer) => {
+            bytes += d.length;
+            for (let i = d.indexOf(10); i !== -1; i = d.indexOf(10, i + 1)) objects++;
+          });
+          res.on('error', () => undefined);
+        },
+      );
+      req.on('error', () => errors++);
+      req.end();
+      reqs.push(req);
+    }
+  }
+  return {
+    objects: () => objects,
+    bytes: () => bytes,
+    errors: () => errors,
+    close: () => {
+      for (const r of reqs) r.destroy();
+    },
+  };
+}
+
+interface Level {
+  label: string;
+  watchers: number;
+  streams: number;
+  cpu: number;
+  main: number;
+  others: number;
+  objectsPerS: number;
+  expectedPerS: number;
+  kibPerS: number;
+  clientCpu: number;
+  rss: number;
+  errors: number;
+}
+
+async function measureWindow(
+  pid: number,
+  hz: number,
+  label: string,
+  watchers: number,
+  streams: number,
+  w: Watchers | undefined,
+): Promise<Level> {
+  const t0 = clock();
+  const ticks0 = await ticksOf(pid);
+  const cpu0 = process.cpuUsage();
+  const objects0 = w?.objects() ?? 0;
+  const bytes0 = w?.bytes() ?? 0;
+  await sleep(WINDOW_S * 1000);
+  const ticks1 = await ticksOf(pid);
+  const cpu = process.cpuUsage(cpu0);
+  const wall = (clock() - t0) / 1000;
+  const pctOf = (t: number): number => (t / hz / wall) * 100;
+  return {
+    label,
+    watchers,
+    streams,
+    cpu: pctOf(ticks1.total - ticks0.total),
+    main: pctOf(ticks1.main - ticks0.main),
+    others: pctOf(ticks1.total - ticks0.total - (ticks1.main - ticks0.main)),
+    objectsPerS: ((w?.objects() ?? 0) - objects0) / wall,
+    expectedPerS: streams,
+    kibPerS: ((w?.bytes() ?? 0) - bytes0) / 1024 / wall,
+    clientCpu: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    rss: await rssMiB(pid),
+    errors: w?.errors() ?? 0,
+  };
+}
+
+async function watcherCpu(daemon: TestDaemon, ids: string[], idle: Level): Promise<void> {
+  const hz = Number((await execFileAsync('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+  const levels: Level[] = [idle];
+  for (const n of WATCHERS) {
+    const w = openWatchers(daemon.socket, ids, n);
+    // Let every stream open and deliver its first objects before the window.
+    const expected = n * ids.length;
+    const deadline = Date.now() + 10_000;
+    while (w.objects() < expected && Date.now() < deadline) await sleep(50);
+    await sleep(1500);
+    levels.push(await measureWindow(daemon.pid, hz, `${n} watcher${n === 1 ? '' : 's'}`, n, expected, w));
+    w.close();
+    await sleep(1000);
+  }
+  levels.push(await measureWindow(daemon.pid, hz, 'idle again (containers lingering hot)', 0, 0, undefined));
+
+  console.log(
+    `\n== 2. berthd CPU with concurrent stats watchers (${ids.length} containers; a watcher = ${ids.length} streams; ${WINDOW_S} s window each) ==`,
+  );
+  console.log(
+    `  ${'level'.padEnd(38)} ${'streams'.padStart(7)} ${'CPU %'.padStart(7)} ${'main'.padStart(7)} ${'others'.padStart(7)} ${'objs/s'.padStart(8)} ${'(want)'.padStart(7)} ${'KiB/s'.padStart(8)} ${'RSS MiB'.padStart(8)} ${'client%'.padStart(8)}`,
+  );
+  for (const l of levels) {
+    console.log(
+      `  ${l.label.padEnd(38)} ${String(l.streams).padStart(7)} ${l.cpu.toFixed(1).padStart(7)} ${l.main.toFixed(1).padStart(7)} ${l.others.toFixed(1).padStart(7)} ${l.objectsPerS.toFixed(0).padStart(8)} ${String(l.expectedPerS).padStart(7)} ${l.kibPerS.toFixed(0).padStart(8)} ${l.rss.toFixed(0).padStart(8)} ${l.clientCpu.toFixed(1).padStart(8)}${l.errors > 0 ? `  ${l.errors} errors` : ''}`,
+    );
+  }
+  const watched = levels.filter((l) => l.watchers > 0);
+  const first = watched[0];
+  if (first) {
+    for (const l of watched.slice(1)) {
+      const extraStreams = l.streams - first.streams;
+      console.log(
+        `  ${first.label} → ${l.label}: CPU ${first.cpu.toFixed(1)}% → ${l.cpu.toFixed(1)}% (×${(l.cpu / first.cpu).toFixed(1)}), +${((l.cpu - first.cpu) / (extraStreams || 1)).toFixed(3)}% of a core per extra stream, ${((((l.cpu - first.cpu) / 100) * 1000) / Math.max(1, l.objectsPerS - first.objectsPerS)).toFixed(3)} ms CPU per extra object`,
+      );
+    }
+  }
+  console.log(
+    '  (CPU % is of one core: utime+stime of /proc/<berthd>/stat over the window; main = the event-loop thread, others = V8 GC/compiler and libuv threads; client% = this process reading the streams)',
+  );
+}
+
+// ---------------------------------------------------------------------------
+// Clean-up helpers
+
+function runCmd(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${command}: ${code}`))));
+  });
+}
+
+async function mountsUnder(dir: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const unescape = (s: string): string =>
+    s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return info
+    .split('\n')
+    .map((line) => unescape(line.split(' ')[4] ?? ''))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function rmdirTree(path: string): Promise<void> {
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => undefined);
+  if (entries === undefined) return;
+  for (const e of entries) if (e.isDirectory()) await rmdirTree(join(path, e.name));
+  await rmdir(path).catch(() => undefined);
+}
+
+/** Kills (by PID) conmon/runc naming the daemon's dir and processes in its cgroups; removes the cgroups. */
+async function sweep(dir: string, cgroupParent: string): Promise<void> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const cgroups = await readFile(`/proc/${name}/cgroup`, 'utf8').catch(() => '');
+    if (
+      (['conmon', 'runc'].includes(basename(argv[0] ?? '')) && argv.some((a) => a.includes(dir))) ||
+      cgroups.split('\n').some((l) => l.includes(`:${cgroupParent}/`))
+    )
+      pids.push(Number(name));
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  if (pids.length > 0) console.log(`  cleanup: killed ${pids.length} leftover processes: ${pids.join(' ')}`);
+  await sleep(200);
+  for (const target of await mountsUnder(dir)) await runCmd('umount', ['-l', target]).catch(() => undefined);
+  const rel = cgroupParent.replace(/^\/+/, '');
+  const left: string[] = [];
+  for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
+    const path = join('/sys/fs/cgroup', hierarchy, rel);
+    await rmdirTree(path);
+    if (
+      await stat(path)
+        .then(() => true)
+        .catch(() => false)
+    )
+      left.push(path);
+  }
+  if (left.length > 0) console.log(`  cleanup: cgroups left: ${left.join(', ')}`);
+}
+
+// ---------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0)
+    throw new Error('run as root: containers need mounts, cgroups and namespaces');
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
+  const daemon = await TestDaemon.start();
+  const api = new Api(daemon.socket);
+  let ok = false;
+  try {
+    console.log(`berth stats bench — node ${process.version}, load average ${load()}`);
+    console.log(`  berthd pid ${daemon.pid}, dir ${daemon.dir}`);
+    await loadBusybox(api);
+    const ids = await Promise.all(
+      Array.from({ length: CONTAINERS }, async (_, i) => {
+        const { Id } = await api.json<{ Id: string }>('POST', `/containers/create?name=bstat-${i}`, {
+          Image: IMAGE,
+          Cmd: ['sleep', '3600'],
+        });
+        await api.json('POST', `/containers/${Id}/start`);
+        return Id;
+      }),
+    );
+    await sleep(2000);
+    // The idle baseline first, before any stats request makes the containers hot.
+    const hz = Number((await execFileAsync('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
+    const idle = await measureWindow(daemon.pid, hz, 'idle (no stats request yet)', 0, 0, undefined);
+    await oneOff(api, daemon.host, ids);
+    await watcherCpu(daemon, ids, idle);
+    console.log(`\n  load average now ${load()}`);
+    ok = true;
+  } finally {
+    for (const id of await api.containerIds().catch(() => [] as string[])) {
+      await api.request('DELETE', `/containers/${id}?force=1`).catch(() => undefined);
+    }
+    api.close();
+    const { dir, cgroupParent } = daemon;
+    if ((await mountsUnder(dir)).length > 0) {
+      await daemon.stop();
+      for (const target of await mountsUnder(dir))
+        await runCmd('umount', ['-l', target]).catch(() => undefined);
+    }
+    await daemon.cleanup();
+    await sweep(dir, cgroupParent);
+    if (!ok) console.log(`berthd log tail:\n${daemon.logs.slice(-4000)}`);
+  }
+}
+
+await main();
