@@ -204,18 +204,17 @@ async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
     ['berth ps -q', () => berth(host, ['ps', '-q'])],
     ['berth stats --no-stream', () => berth(host, ['stats', '--no-stream'])],
   ];
-  let sample = '';
   for (let i = 0; i < RUNS + 1; i++) {
     // Rotate the order so that none always runs right after another.
     for (let k = 0; k < commands.length; k++) {
-      const [name, f] = commands[(i + k) % commands.length] ?? commands[0]!;
+      const [name, f] = commands[(i + k) % commands.length] ?? commands[0];
       const r = await timedCli(name, f);
       rows[name] = r.rows;
       if (i > 0) runs[name]?.push(r.ms);
     }
   }
   const out = await docker(host, ['stats', '--no-stream']);
-  sample = out.stdout.split('\n').slice(0, 3).join('\n');
+  const sample = out.stdout.split('\n').slice(0, 3).join('\n');
 
   // The raw API, on a keep-alive connection per request in flight.
   const get = async (path: string): Promise<{ ms: number; body: string }> => {

@@ -246,6 +246,8 @@ export interface PendingWait {
   result: Promise<ContainerWaitResponse>;
   /** Stops waiting (the request is aborted; `result` rejects). */
   cancel(): void;
+  /** True once cancel() has been called. */
+  readonly cancelled: boolean;
 }
 
 /**
@@ -276,7 +278,13 @@ export async function waitContainer(
   result.catch(() => {
     // observed by the caller when it awaits `result`
   });
-  return { result, cancel: () => controller.abort() };
+  return {
+    result,
+    cancel: () => controller.abort(),
+    get cancelled(): boolean {
+      return controller.signal.aborted;
+    },
+  };
 }
 
 export interface ContainerRemoveOptions {

@@ -167,6 +167,8 @@ interface Operation {
   /** Ask the token server for a refresh token (login). */
   offline?: boolean;
   onRefreshToken?: (token: string) => void;
+  /** The token just fetched in answer to a challenge, for the retry (a login must not fetch a second one). */
+  retryToken?: string | undefined;
 }
 
 interface SendOptions {
@@ -720,6 +722,11 @@ export class RegistryClient {
       return creds ? { header: basicHeader(creds), fresh: false } : undefined;
     }
     if (op.auth?.registrytoken) return { header: `Bearer ${op.auth.registrytoken}`, fresh: false };
+    if (op.retryToken !== undefined) {
+      const token = op.retryToken;
+      op.retryToken = undefined;
+      return { header: `Bearer ${token}`, fresh: true };
+    }
     const scopes = scopesFor(op, challenge);
     // A login always asks the token server: it checks the credentials and may issue an identity token.
     const cached = op.offline ? undefined : this.#tokens.get(this.#tokenKey(op, challenge), scopes);
@@ -747,7 +754,7 @@ export class RegistryClient {
       const key = this.#tokenKey(op, bearer);
       if (sent?.startsWith('Bearer ')) this.#tokens.invalidate(key, sent.slice('Bearer '.length));
       try {
-        await this.#token(op, bearer, scopes, url, method);
+        op.retryToken = await this.#token(op, bearer, scopes, url, method);
       } catch (err) {
         discard(res);
         throw err;

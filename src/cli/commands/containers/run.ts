@@ -43,7 +43,8 @@ export async function waitStatus(ctx: CliContext, wait: PendingWait | Error): Pr
   try {
     result = await wait.result;
   } catch (err) {
-    ctx.err.write(`error waiting for container: ${(err as Error).message}\n`);
+    // A wait given up on (detached) is not an error.
+    if (!wait.cancelled) ctx.err.write(`error waiting for container: ${(err as Error).message}\n`);
     return 125;
   }
   if (result.Error?.Message) {
