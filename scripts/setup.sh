@@ -26,7 +26,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci refuses this lockfile: node-unix-socket lists prebuilt packages for other platforms
+# (darwin, arm) as optional dependencies, and the registry here does not serve them, so the
+# lockfile cannot name them. npm install honours the same lockfile and skips what it cannot get.
+npm ci --no-audit --no-fund --loglevel=silent 2>/dev/null || npm install --no-audit --no-fund --loglevel=error
 npm run build --silent
 
 ln -sf "$PWD/bin/berthd" /usr/local/bin/berthd

@@ -2,9 +2,9 @@ import type { Command } from 'commander';
 
 import { ApiError, DaemonUnreachableError } from '../../../client/client.js';
 import { inspectNetwork, removeNetwork } from '../../../client/networks.js';
-import type { CliContext } from '../../context.js';
+import { CliError, type CliContext } from '../../context.js';
 import { confirm } from '../images/prune.js';
-import { errorText, exitWithStatus, runContainerCommand } from '../containers/common.js';
+import { errorText, runContainerCommand } from '../containers/common.js';
 
 export const INGRESS_WARNING =
   'WARNING! Before removing the routing-mesh network, make sure all the nodes in your swarm run the same docker engine version. Otherwise, removal may not be effective and functionality of newly create ingress networks will be impaired.\nAre you sure you want to continue?';
@@ -12,7 +12,8 @@ export const INGRESS_WARNING =
 /**
  * `network rm NETWORK [NETWORK...]` (alias `remove`): each network in turn,
  * its name printed when removed and the error printed at once when not
- * (`-f` passes over networks that do not exist); status 1 if any failed.
+ * (`-f` passes over networks that do not exist); `exit status 1` if any
+ * failed.
  */
 export function registerNetworkRemove(parent: Command, ctx: CliContext): Command {
   return parent
@@ -40,7 +41,8 @@ export function registerNetworkRemove(parent: Command, ctx: CliContext): Command
             failed = true;
           }
         }
-        if (failed) await exitWithStatus(1);
+        // docker's StatusError{1, "exit status 1"}: its status is printed too.
+        if (failed) throw new CliError('exit status 1', 1);
       }),
     );
 }
