@@ -33,7 +33,17 @@ import { basename, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 
-import { berth, docker } from '../test/helpers/cli.js';
+import {
+  cgroupPaths,
+  detectLayout,
+  readCgroupStats,
+  readMachineMemory,
+  readNetworks,
+  readSystemCpu,
+} from '../src/engine/stats/cgroup.js';
+import { StatsService } from '../src/engine/stats/sampler.js';
+import { statsJson } from '../src/api/wire/stats.js';
+import { berth, docker, run } from '../test/helpers/cli.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
 import { busyboxImage, dockerSaveTarball } from '../test/helpers/images.js';
 
@@ -190,12 +200,14 @@ async function timedCli(
   return { ms: t, rows: r.stdout.split('\n').filter((l) => l.trim() !== '').length };
 }
 
-async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
+async function oneOff(api: Api, host: string, ids: string[], cgroupParent: string): Promise<void> {
   const runs: Record<string, number[]> = {
     'docker ps -q': [],
     'docker stats --no-stream': [],
     'berth ps -q': [],
     'berth stats --no-stream': [],
+    'berth --version (no daemon)': [],
+    'node -e 0': [],
   };
   const rows: Record<string, number> = {};
   const commands: [string, () => Promise<{ code: number | null; stdout: string; stderr: string }>][] = [
@@ -203,6 +215,8 @@ async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
     ['docker stats --no-stream', () => docker(host, ['stats', '--no-stream'])],
     ['berth ps -q', () => berth(host, ['ps', '-q'])],
     ['berth stats --no-stream', () => berth(host, ['stats', '--no-stream'])],
+    ['berth --version (no daemon)', () => berth(host, ['--version'])],
+    ['node -e 0', () => run(process.execPath, ['-e', '0'])],
   ];
   for (let i = 0; i < RUNS + 1; i++) {
     // Rotate the order so that none always runs right after another.
@@ -270,11 +284,17 @@ async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
     `  docker stats − docker ps = ${ms(dStats - dPs)}, of which the CLI's ${CLI_TICK_MS} ms render tick; leaves ${ms(dStats - dPs - CLI_TICK_MS)} for the stats requests`,
   );
   console.log(`  berth stats − berth ps   = ${ms(bStats - bPs)} (berth's CLI does not wait for a tick)`);
+  const nodeFloor = median(runs['node -e 0'] ?? []);
+  const berthVersion = median(runs['berth --version (no daemon)'] ?? []);
+  console.log(
+    `  berth's fixed cost: node start ${ms(nodeFloor)} + loading the CLI's modules ${ms(berthVersion - nodeFloor)} (berth --version − node -e 0) + one request (berth ps − berth --version ${ms(bPs - berthVersion)})`,
+  );
   console.log(`  docker stats output, first lines:\n${sample.replace(/^/gm, '    ')}`);
   console.log(
     `\n  raw API (${API_RUNS} single requests / ${Math.ceil(API_RUNS / 2)} parallel rounds after 5 warm-up):`,
   );
   for (const [name, xs] of apiRows) console.log(`  ${name.padEnd(58)} ${stats(xs, 2)}`);
+  await sampleCost(api, ids, cgroupParent);
   console.log(
     `  precpu_stats filled: stream=false ${defaultHasPrevious ? 'yes' : 'no'}, one-shot=true ${oneShotHasPrevious ? 'yes' : 'no (as Docker)'}`,
   );
@@ -282,6 +302,76 @@ async function oneOff(api: Api, host: string, ids: string[]): Promise<void> {
   console.log(
     `  claim "stats --no-stream with ${ids.length} containers well under ${CLAIM_MS} ms": daemon part (API, ${ids.length} in parallel) ${ms(parallelMedian)}; berth CLI end to end ${ms(bStats)}; docker CLI end to end ${ms(dStats)} (≥ ${CLI_TICK_MS} ms by its own tick)`,
   );
+}
+
+/**
+ * Where one `stream=false` answer's time goes: the HTTP round trip of
+ * `/_ping` on the same keep-alive connection, and the sampler's reads
+ * (src/engine/stats/cgroup.ts, synchronous, as berthd makes them) timed
+ * here in this process on the same container.
+ */
+async function sampleCost(api: Api, ids: string[], cgroupParent: string): Promise<void> {
+  const id = ids[0] ?? '';
+  const info = await api.json<{ State: { Pid: number } }>('GET', `/containers/${id}/json`);
+  const layout = detectLayout();
+  if (layout === undefined) return;
+  const paths = cgroupPaths(layout, '/sys/fs/cgroup', `${cgroupParent}/${id}`);
+  const memory = readMachineMemory();
+  const time = (f: () => unknown): number[] => {
+    for (let i = 0; i < 20; i++) f();
+    const xs: number[] = [];
+    for (let i = 0; i < API_RUNS * 2; i++) {
+      const t0 = clock();
+      f();
+      xs.push(clock() - t0);
+    }
+    return xs;
+  };
+  const ping: number[] = [];
+  for (let i = 0; i < API_RUNS; i++) {
+    const t0 = clock();
+    await api.request('GET', '/_ping');
+    ping.push(clock() - t0);
+  }
+  const sys = time(() => readSystemCpu());
+  const cg = time(() => readCgroupStats(paths, memory));
+  const net = time(() => readNetworks('/proc', info.State.Pid));
+  // The sampler and the wire encoder themselves, in this process, on the same container.
+  const target = {
+    id,
+    name: '/bstat-0',
+    running: true,
+    pid: info.State.Pid,
+    cgroupPath: `${cgroupParent}/${id}`,
+  };
+  const sampler = new StatsService({
+    listRunning: () => [target],
+    lookup: (x) => (x === id ? target : undefined),
+    backgroundIntervalMs: 0,
+  });
+  sampler.noteStarted(id);
+  await sleep(150);
+  const snap: number[] = [];
+  let view = await sampler.snapshot(id);
+  for (let i = 0; i < API_RUNS * 2; i++) {
+    const t0 = clock();
+    view = await sampler.snapshot(id);
+    snap.push(clock() - t0);
+  }
+  sampler.close();
+  const last = view;
+  const encode = last ? time(() => statsJson(last)) : [];
+  const size = last ? statsJson(last).length : 0;
+  console.log(`  where one answer's time goes (cgroup ${layout}):`);
+  console.log(`    GET /_ping on the same kind of connection (HTTP floor)     ${stats(ping, 3)}`);
+  console.log(`    readSystemCpu()   /proc/stat                            ${stats(sys, 3)}`);
+  console.log(`    readCgroupStats() the container's cgroup files           ${stats(cg, 3)}`);
+  console.log(`    readNetworks()    /proc/<pid>/net/dev                    ${stats(net, 3)}`);
+  console.log(
+    `    sum of the three reads (synchronous in berthd: ${ids.length} parallel requests queue behind each other) ${ms(median(sys) + median(cg) + median(net), 3)}`,
+  );
+  console.log(`    StatsService.snapshot() (the three reads + bookkeeping)  ${stats(snap, 3)}`);
+  console.log(`    statsJson() (the wire encoder, ${size} bytes)             ${stats(encode, 3)}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -517,7 +607,7 @@ async function main(): Promise<void> {
     // The idle baseline first, before any stats request makes the containers hot.
     const hz = Number((await execFileAsync('getconf', ['CLK_TCK'])).stdout.trim()) || 100;
     const idle = await measureWindow(daemon.pid, hz, 'idle (no stats request yet)', 0, 0, undefined);
-    await oneOff(api, daemon.host, ids);
+    await oneOff(api, daemon.host, ids, daemon.cgroupParent);
     await watcherCpu(daemon, ids, idle);
     console.log(`\n  load average now ${load()}`);
     ok = true;

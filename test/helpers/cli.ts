@@ -55,7 +55,7 @@ export function docker(host: string, args: string[], options: RunOptions = {}): 
 
 /** `berth ...` against a daemon address. */
 export function berth(host: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
-  return run(process.execPath, [BERTH, ...args], {
+  return run(process.execPath, ['--', BERTH, ...args], {
     ...options,
     env: { BERTH_HOST: host, DOCKER_HOST: '', ...options.env },
   });

@@ -165,7 +165,8 @@ export class ConmonDriver implements RuntimeDriver {
       attach: o.attach,
       stdin: o.stdin,
       size: o.size,
-      logLevel: this.options.logLevel,
+      // conmon's debug lines would end up in the exec's own output.
+      logLevel: 'warning',
     });
     return {
       pid: session.pid,

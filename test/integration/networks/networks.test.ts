@@ -181,7 +181,7 @@ describe('networking with the docker CLI', () => {
     assert.ok(ep, 'web is on n1');
     assert.match(
       ep.IPAddress,
-      /^10\.233\.71\.(1[3-9]\d|2[0-4]\d|25[0-4])$/,
+      /^10\.233\.71\.(12[89]|1[3-9]\d|2[0-4]\d|25[0-4])$/,
       'the address is in the --ip-range',
     );
     assert.equal(ep.Gateway, '10.233.71.1');

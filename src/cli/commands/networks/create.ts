@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { Option, type Command } from 'commander';
 
 import type { IPAM, IPAMConfig } from '../../../api/types/index.js';
-import { createNetwork } from '../../../client/networks.js';
+import { createNetwork, type NetworkCreateOptions } from '../../../client/networks.js';
 import { CliError, type CliContext } from '../../context.js';
 import { flagError, goBooleanFlags, listFlag } from '../../opts/flags.js';
 import { kvStringsToMap, validateLabel } from '../../opts/kv.js';
@@ -267,7 +267,7 @@ export function addCreateFlags(cmd: Command): Command {
  * The request `network create` makes of its flags (docker's runCreate).
  * @throws Error from {@link createIpamConfig}.
  */
-export function createRequest(flags: CreateFlags): Parameters<typeof createNetwork>[2] {
+export function createRequest(flags: CreateFlags): NetworkCreateOptions {
   const ipam = createIpamConfig({
     driver: flags.ipamDriver,
     subnets: flags.subnet ?? [],

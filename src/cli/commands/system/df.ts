@@ -241,7 +241,9 @@ function verboseImageRows(images: readonly ImageSummary[], trunc: boolean, now?:
       RepoTags: first !== undefined && !dangling ? [first] : [],
       RepoDigests: [],
     };
-    rows.push(...imageRows([single], { trunc, digests: false, formatHasDigest: false, now }));
+    // docker's df leaves the digest of its image rows empty.
+    for (const r of imageRows([single], { trunc, digests: false, formatHasDigest: false, now }))
+      rows.push(Object.assign(r, { Digest: '' }));
   }
   return rows;
 }
