@@ -99,8 +99,14 @@ describe('resolveMounts', () => {
       /Duplicate mount point: \/x/,
     );
     assert.throws(
-      () => resolveMounts(normalizeHostConfig({ Binds: ['named:/x'] }, 'runc')),
-      /named volumes are not supported/,
+      () => resolveMounts(normalizeHostConfig({ Binds: ['bad name:/x'] }, 'runc')),
+      /invalid characters/,
     );
+  });
+  it('reads named and anonymous volumes', () => {
+    const named = resolveMounts(normalizeHostConfig({ Binds: ['data:/x:ro'] }, 'runc'));
+    assert.deepEqual([named[0]?.Type, named[0]?.Name, named[0]?.RW], ['volume', 'data', false]);
+    const anon = resolveMounts(normalizeHostConfig({}, 'runc'), { '/var/lib/data': {} });
+    assert.deepEqual([anon[0]?.Type, anon[0]?.Anonymous], ['volume', true]);
   });
 });

@@ -88,28 +88,25 @@ describe('network ls output', () => {
   });
 
   it('prints full IDs with --no-trunc, IDs only with -q, and the raw format', () => {
-    assert.equal(renderNetworks([networks[0] as Network], { trunc: false, quiet: true }), `${ID('c')}\n`);
+    assert.equal(renderNetworks([networks[0]], { trunc: false, quiet: true }), `${ID('c')}\n`);
     assert.equal(renderNetworks(networks.slice(0, 2), { quiet: true }), 'bbbbbbbbbbbb\ncccccccccccc\n');
     assert.equal(
-      renderNetworks([networks[1] as Network], { format: 'raw' }),
+      renderNetworks([networks[1]], { format: 'raw' }),
       'network_id: bbbbbbbbbbbb\nname: bridge\ndriver: bridge\nscope: local\n\n',
     );
-    assert.equal(
-      renderNetworks([networks[1] as Network], { format: 'raw', quiet: true }),
-      'network_id: bbbbbbbbbbbb\n',
-    );
+    assert.equal(renderNetworks([networks[1]], { format: 'raw', quiet: true }), 'network_id: bbbbbbbbbbbb\n');
   });
 
   it('renders templates with docker’s fields, headers and Label', () => {
     assert.equal(
-      renderNetworks([networks[2] as Network], {
+      renderNetworks([networks[2]], {
         format:
           '{{.Name}}|{{.Labels}}|{{.Label "a"}}|{{.Label "nope"}}|{{.Internal}}|{{.IPv4}}|{{.IPv6}}|{{.CreatedAt}}',
       }),
       'n2|a=x,z=1|x||true|true|false|2024-01-02 03:04:05.123456789 +0000 UTC\n',
     );
     assert.equal(
-      renderNetworks([networks[2] as Network], {
+      renderNetworks([networks[2]], {
         format: 'table {{.Name}}\t{{.Internal}}\t{{.IPv4}}\t{{.CreatedAt}}',
       }),
       'NAME      INTERNAL   IPV4      CREATED AT\nn2        true       true      2024-01-02 03:04:05.123456789 +0000 UTC\n',
