@@ -77,9 +77,9 @@ async function attach(b: ContainerIOBackend, ctx: RequestContext): Promise<void>
   const wantStderr = queryBool(q, 'stderr');
   const logs = queryBool(q, 'logs');
   const stream = queryBool(q, 'stream');
-  if (stream && (c.state.Status === 'exited' || c.state.Status === 'dead') && !logs) {
-    throw new ConflictError('You cannot attach to a stopped container, start it first');
-  }
+  // A stopped container's attach waits for its next start (docker start -a attaches first);
+  // refusing to attach to a stopped container is the docker CLI's own check.
+
   const socket = ctx.hijack();
   b.service.publish(c, 'attach');
   const tty = c.record.Config.Tty;

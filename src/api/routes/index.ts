@@ -39,6 +39,14 @@ export function allRoutes(engine: Engine): Route[] {
           layersSize: views.reduce((sum, v) => sum + v.record.size, 0),
           containers,
           volumes: await engine.volumes.diskUsage(),
+          layerSizes: new Map(
+            await Promise.all(
+              [...new Set(views.flatMap((v) => v.record.layers.map((l) => l.chainId)))].map(
+                async (chain) =>
+                  [chain, await engine.images.service.layers.diffSize(chain).catch(() => 0)] as const,
+              ),
+            ),
+          ),
         };
       },
     }),

@@ -30,6 +30,7 @@ export function toNetworkResource(
     Created: net.Created,
     Scope: 'local',
     Driver: net.Driver,
+    EnableIPv4: net.Driver === 'bridge',
     EnableIPv6: net.EnableIPv6,
     IPAM: net.IPAM,
     Internal: net.Internal,

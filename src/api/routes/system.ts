@@ -20,6 +20,8 @@ export interface SystemBackend {
     layersSize: number;
     containers: { container: Container; paths: ContainerPaths }[];
     volumes: { view: VolumeView; usage: VolumeUsage }[];
+    /** Unpacked size of each layer by chain ID (its own diff, not its parents'). */
+    layerSizes: Map<string, number>;
   }>;
 }
 
@@ -46,8 +48,35 @@ function openFileCount(): number {
   }
 }
 
+/**
+ * What `/system/df` adds to each image: containers using it, and the bytes of
+ * its layers that other images share (chain IDs in common).
+ */
+function imageUsage(
+  view: ImageView,
+  usage: Awaited<ReturnType<SystemBackend['diskUsage']>>,
+): { containers: number; sharedSize: number } {
+  const containers = usage.containers.filter(
+    ({ container }) => container.record.Image === view.record.id,
+  ).length;
+  const others = new Set(
+    usage.images
+      .filter((o) => o.record.id !== view.record.id)
+      .flatMap((o) => o.record.layers.map((l) => l.chainId)),
+  );
+  const shared = view.record.layers.filter((l) => others.has(l.chainId)).map((l) => l.chainId);
+  const sharedSize = shared.reduce((sum, chain) => sum + (usage.layerSizes.get(chain) ?? 0), 0);
+  return { containers, sharedSize };
+}
+
 export function systemRoutes(backend: SystemBackend): Route[] {
   return [
+    {
+      method: 'POST',
+      path: '/build/prune',
+      // berth has no builder yet, hence no build cache: nothing to reclaim (docker system prune asks).
+      handler: (ctx) => sendJson(ctx.res, 200, { CachesDeleted: null, SpaceReclaimed: 0 }),
+    },
     { method: 'GET', path: '/_ping', handler: ping },
     { method: 'HEAD', path: '/_ping', handler: ping },
     {
@@ -67,7 +96,7 @@ export function systemRoutes(backend: SystemBackend): Route[] {
         const usage = await backend.diskUsage();
         sendJson(ctx.res, 200, {
           LayersSize: usage.layersSize,
-          Images: usage.images.map((v) => toImageSummary(v, ctx.apiVersion)),
+          Images: usage.images.map((v) => toImageSummary(v, ctx.apiVersion, true, imageUsage(v, usage))),
           Containers: usage.containers.map(({ container, paths }) => toContainerSummary(container, paths)),
           Volumes: usage.volumes.map(({ view, usage: u }) => toVolume(view, u)),
           BuildCache: [],

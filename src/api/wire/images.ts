@@ -9,17 +9,18 @@ export function toImageSummary(
   view: ImageView,
   apiVersion: string,
   withDigests = true,
+  usage?: { containers: number; sharedSize: number },
 ): Record<string, unknown> {
   const { record, config } = view;
   return {
-    Containers: -1,
+    Containers: usage?.containers ?? -1,
     Created: Math.floor(Date.parse(record.created) / 1000) || 0,
     Id: record.id,
     Labels: config.config?.Labels ?? null,
     ParentId: record.parent ?? '',
     RepoDigests: withDigests ? view.repoDigests : [],
     RepoTags: view.repoTags,
-    SharedSize: -1,
+    SharedSize: usage?.sharedSize ?? -1,
     Size: record.size,
     ...(atLeast(apiVersion, '1.44') ? {} : { VirtualSize: record.size }),
   };

@@ -68,7 +68,7 @@ export class ContainerIO {
   async attach(
     c: Container,
   ): Promise<{ output: AsyncIterable<OutputChunk>; connection: AttachConnection } | undefined> {
-    if (!c.running && c.state.Status !== 'created' && c.state.Status !== 'restarting') return undefined;
+    if (c.state.Status === 'removing' || c.state.Status === 'dead') return undefined;
     const bundle = await this.containers.awaitAttachSocket(c);
     if (bundle === '') return undefined;
     const connection = await this.containers.deps.driver.attach(bundle);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import {
@@ -328,6 +328,10 @@ export class ContainerService {
         `Conflict. The container name "${name}" is already in use by container "${holder.id}". You have to remove (or rename) that container to be able to reuse that name.`,
       );
     }
+    if (hc.NetworkMode.startsWith('container:')) {
+      // A container in another's network namespace takes its hostname (and, at start, its hosts files).
+      config.Hostname = this.get(hc.NetworkMode.slice('container:'.length)).record.Config.Hostname;
+    }
     if (config.Hostname === '') config.Hostname = hc.NetworkMode === 'host' ? '' : id.slice(0, 12);
 
     const record: ContainerRecord = {
@@ -419,6 +423,11 @@ export class ContainerService {
         { dns: hc.Dns, search: hc.DnsSearch, options: hc.DnsOptions },
         hc.NetworkMode === 'host',
       );
+      if (hc.NetworkMode.startsWith('container:')) {
+        const peer = this.get(hc.NetworkMode.slice('container:'.length));
+        for (const f of ['hosts', 'hostname', 'resolv.conf'])
+          await copyFile(join(this.dir(peer), f), join(dir, f));
+      }
       for (const hook of this.hooks.beforeStart) await hook(c);
       const spec = await buildContainerSpec(c, {
         rootfs: join(dir, 'merged'),

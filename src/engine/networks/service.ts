@@ -376,7 +376,12 @@ export class NetworkService {
     const users = this.endpointsOf(net);
     if (users.length > 0) {
       throw new ForbiddenError(
-        `error while removing network: network ${net.Name} has active endpoints (${users.map((u) => u.container.name).join(', ')})`,
+        `error while removing network: network ${net.Name} has active endpoints (${users
+          .map(
+            (u) =>
+              `name:${JSON.stringify(u.container.name)} id:${JSON.stringify(u.endpoint.EndpointID.slice(0, 12))}`,
+          )
+          .join(', ')})`,
       );
     }
     await this.teardown(net);
@@ -408,6 +413,8 @@ export class NetworkService {
     for (const net of [...this.networks.values()]) {
       if (PREDEFINED.includes(net.Name) || this.endpointsOf(net).length > 0) continue;
       if (!filters.matchKVList('label', net.Labels)) continue;
+      if (filters.get('label!').some((l) => labelHolds(l, net.Labels))) continue;
+      if (filters.get('until').some((u) => Date.parse(net.Created) > untilMs(u))) continue;
       await this.teardown(net);
       this.publish(net, 'destroy');
       removed.push(net.Name);
@@ -818,6 +825,25 @@ export class NetworkService {
       Actor: { ID: net.Id, Attributes: { container: c.id, name: net.Name, type: net.Driver } },
     });
   }
+}
+
+function labelHolds(filter: string, labels: Record<string, string>): boolean {
+  const eq = filter.indexOf('=');
+  if (eq === -1) return Object.prototype.hasOwnProperty.call(labels, filter);
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/** `until` as moby reads it: Unix seconds, an RFC 3339 time, or a Go duration ago. Returns ms. */
+function untilMs(value: string): number {
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
+  if (m)
+    return (
+      Date.now() - Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
+    );
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
+  return t;
 }
 
 function blankNetwork(name: string, driver: NetworkRecord['Driver']): NetworkRecord {

@@ -471,23 +471,17 @@ describe('networking with the docker CLI', () => {
     await ok(['rm', '-f', 'cold']);
   });
 
-  it(
-    'a stopped container connected to a network shows its interfaces on each `docker start -a`',
-    {
-      todo: 'daemon bug: attach with stream=1 to an exited container is 409, so a second `docker start -a` fails',
-    },
-    async () => {
-      await ok(['create', '--name', 'cold2', 'busybox', 'busybox', 'ip', '-o', '-4', 'addr']);
-      try {
-        await ok(['network', 'connect', 'n2', 'cold2']);
-        assert.match(await ok(['start', '-a', 'cold2']), /^\d+: eth1 +inet 10\.232\./m);
-        await ok(['network', 'disconnect', 'n2', 'cold2']);
-        assert.doesNotMatch(await ok(['start', '-a', 'cold2']), /eth1/);
-      } finally {
-        await docker(daemon.host, ['rm', '-f', 'cold2']);
-      }
-    },
-  );
+  it('a stopped container connected to a network shows its interfaces on each `docker start -a`', async () => {
+    await ok(['create', '--name', 'cold2', 'busybox', 'busybox', 'ip', '-o', '-4', 'addr']);
+    try {
+      await ok(['network', 'connect', 'n2', 'cold2']);
+      assert.match(await ok(['start', '-a', 'cold2']), /^\d+: eth1 +inet 10\.232\./m);
+      await ok(['network', 'disconnect', 'n2', 'cold2']);
+      assert.doesNotMatch(await ok(['start', '-a', 'cold2']), /eth1/);
+    } finally {
+      await docker(daemon.host, ['rm', '-f', 'cold2']);
+    }
+  });
 
   it('network events: create, connect, disconnect and destroy, with container, name and type', async () => {
     const since = (Date.now() / 1000 - 0.5).toFixed(3);
@@ -528,30 +522,22 @@ describe('networking with the docker CLI', () => {
     assert.equal((await inspectNetwork('n1')).Name, 'n1', 'still there');
   });
 
-  it(
-    'the active endpoints error names each endpoint as Docker’s does',
-    { todo: 'daemon bug: "has active endpoints" lists container names, not name:"…" id:"<endpoint id>"' },
-    async () => {
-      const res = await docker(daemon.host, ['network', 'rm', 'n1']);
-      const ep = (await settings('web')).Networks['n1'];
-      assert.equal(
-        res.stderr.trim(),
-        `Error response from daemon: error while removing network: network n1 has active endpoints (name:"web" id:"${ep?.EndpointID.slice(0, 12)}")\nexit status 1`,
-      );
-    },
-  );
+  it('the active endpoints error names each endpoint as Docker’s does', async () => {
+    const res = await docker(daemon.host, ['network', 'rm', 'n1']);
+    const ep = (await settings('web')).Networks['n1'];
+    assert.equal(
+      res.stderr.trim(),
+      `Error response from daemon: error while removing network: network n1 has active endpoints (name:"web" id:"${ep?.EndpointID.slice(0, 12)}")\nexit status 1`,
+    );
+  });
 
-  it(
-    'networks report EnableIPv4 as Docker 28 does',
-    { todo: 'daemon bug: GET /networks and /networks/{id} leave out EnableIPv4 (true for bridge networks)' },
-    async () => {
-      assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv4}}', 'n1'])).trim(), 'true');
-      assert.equal(
-        (await ok(['network', 'ls', '--filter', 'name=n1', '--format', '{{.IPv4}}'])).trim(),
-        'true',
-      );
-    },
-  );
+  it('networks report EnableIPv4 as Docker 28 does', async () => {
+    assert.equal((await ok(['network', 'inspect', '-f', '{{.EnableIPv4}}', 'n1'])).trim(), 'true');
+    assert.equal(
+      (await ok(['network', 'ls', '--filter', 'name=n1', '--format', '{{.IPv4}}'])).trim(),
+      'true',
+    );
+  });
 
   it('docker network rm removes several, reports missing ones, and -f passes over them', async () => {
     await createNetwork(['rm1']);
@@ -588,22 +574,18 @@ describe('networking with the docker CLI', () => {
     assert.deepEqual(names, ['bridge', 'host', 'n1', 'none'], 'n1 has web on it');
   });
 
-  it(
-    'docker network prune honours label! and until filters',
-    { todo: 'daemon bug: POST /networks/prune accepts label! and until but applies neither' },
-    async () => {
-      await createNetwork(['keepme', '--label', 'keep=yes']);
-      await createNetwork(['dropme']);
-      try {
-        const until = await ok(['network', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z']);
-        assert.equal(until, '', 'nothing was made before 2000');
-        const res = await ok(['network', 'prune', '-f', '--filter', 'label!=keep']);
-        assert.equal(res, 'Deleted Networks:\ndropme\n\n');
-      } finally {
-        await docker(daemon.host, ['network', 'rm', 'keepme', 'dropme']);
-      }
-    },
-  );
+  it('docker network prune honours label! and until filters', async () => {
+    await createNetwork(['keepme', '--label', 'keep=yes']);
+    await createNetwork(['dropme']);
+    try {
+      const until = await ok(['network', 'prune', '-f', '--filter', 'until=2000-01-01T00:00:00Z']);
+      assert.equal(until, '', 'nothing was made before 2000');
+      const res = await ok(['network', 'prune', '-f', '--filter', 'label!=keep']);
+      assert.equal(res, 'Deleted Networks:\ndropme\n\n');
+    } finally {
+      await docker(daemon.host, ['network', 'rm', 'keepme', 'dropme']);
+    }
+  });
 
   it('--network none has only the loopback interface', async () => {
     const links = await ok(['run', '--rm', '--network', 'none', 'busybox', 'busybox', 'ip', '-o', 'link']);
@@ -651,30 +633,24 @@ describe('networking with the docker CLI', () => {
     assert.deepEqual(addrs(shared), addrs(own));
   });
 
-  it(
-    '--network container:<id> takes the other container’s hostname, /etc/hosts and resolv.conf',
-    {
-      todo: 'daemon bug: a container:<id> container keeps its own hostname and an /etc/hosts without an address',
-    },
-    async () => {
-      const d1 = await inspectContainer(daemon, 'd1');
-      const out = await ok([
-        'run',
-        '--rm',
-        '--network',
-        'container:d1',
-        'busybox',
-        'sh',
-        '-c',
-        'hostname; hostname -i',
-      ]);
-      assert.equal(out, `${d1.Id.slice(0, 12)}\n${(await settings('d1')).IPAddress}\n`);
-      assert.equal(
-        await ok(['run', '--rm', '--network', 'container:d1', 'busybox', 'cat', '/etc/hosts']),
-        await ok(['exec', 'd1', 'cat', '/etc/hosts']),
-      );
-    },
-  );
+  it('--network container:<id> takes the other container’s hostname, /etc/hosts and resolv.conf', async () => {
+    const d1 = await inspectContainer(daemon, 'd1');
+    const out = await ok([
+      'run',
+      '--rm',
+      '--network',
+      'container:d1',
+      'busybox',
+      'sh',
+      '-c',
+      'hostname; hostname -i',
+    ]);
+    assert.equal(out, `${d1.Id.slice(0, 12)}\n${(await settings('d1')).IPAddress}\n`);
+    assert.equal(
+      await ok(['run', '--rm', '--network', 'container:d1', 'busybox', 'cat', '/etc/hosts']),
+      await ok(['exec', 'd1', 'cat', '/etc/hosts']),
+    );
+  });
 
   it('a daemon restart keeps a running container reachable on its published port and by name', async () => {
     const port = Number((await ok(['port', 'pub', '80'])).trim().split(':')[1]);
