@@ -138,7 +138,7 @@ export class TestDaemon {
 
   /** Stops the daemon if it runs and removes its directory. */
   async cleanup(): Promise<void> {
-    const bridges = await this.networkBridges();
+    const bridges = [...new Set([...(await this.networkBridges()), ...(await this.recordedBridges())])];
     await this.stop('SIGTERM');
     for (const name of [this.bridge, ...bridges])
       await run('ip', ['link', 'del', name]).catch(() => undefined);
@@ -148,6 +148,20 @@ export class TestDaemon {
     for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
       await rmdir(join('/sys/fs/cgroup', hierarchy, this.cgroupParent)).catch(() => undefined);
     }
+  }
+
+  /** Bridges named in the daemon's network records on disk (works when the daemon is already stopped). */
+  private async recordedBridges(): Promise<string[]> {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const dir = join(this.dataRoot, 'networks');
+    const out: string[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const rec = JSON.parse(await readFile(join(dir, name), 'utf8').catch(() => '{}')) as {
+        bridge?: string;
+      };
+      if (rec.bridge) out.push(rec.bridge);
+    }
+    return out;
   }
 
   /** Bridges of the user networks this daemon made (for cleanup). */

@@ -209,7 +209,18 @@ function networkJson(n: NetworkStats): string {
  * view without a sample (the container does not run) gives Docker's zero
  * stats: zero times, zero counters, `null` blkio lists, and name and ID.
  */
+/** Encoded views: one sample goes to every stream watching the container, so it is encoded once. */
+const encoded = new WeakMap<StatsView, string>();
+
 export function statsJson(view: StatsView): string {
+  const cached = encoded.get(view);
+  if (cached !== undefined) return cached;
+  const json = encodeStats(view);
+  encoded.set(view, json);
+  return json;
+}
+
+function encodeStats(view: StatsView): string {
   const s = view.sample;
   const pids = s?.pids_stats;
   const networks = s?.networks;

@@ -141,7 +141,8 @@ export class ExecService {
     const exitCode = handle.exitCode.then(
       (code) => code,
       (err: unknown) => {
-        startFailure = `OCI runtime exec failed: ${(err as Error).message}`;
+        const message = (err as Error).message;
+        startFailure = message.startsWith('OCI runtime') ? message : `OCI runtime exec failed: ${message}`;
         return /not found|no such file/i.test(startFailure) ? 127 : 126;
       },
     );

@@ -46,8 +46,14 @@ export class HostNetDriver implements NetDriver {
     });
   }
 
-  ensureChains(): Promise<void> {
-    return this.firewall.ensureChains();
+  /**
+   * Starts the daemon's firewall from a clean slate: rules left by an earlier
+   * run (a daemon killed with SIGKILL leaves its port mappings behind) are
+   * removed, and the network service adds back what its records still need.
+   */
+  async ensureChains(): Promise<void> {
+    await this.firewall.cleanup();
+    await this.firewall.ensureChains();
   }
 
   allowBridge(bridge: string): Promise<void> {

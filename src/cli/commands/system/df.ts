@@ -304,7 +304,7 @@ export function renderDiskUsage(du: SystemDataUsageResponse, options: RenderDisk
 export function registerSystemDf(parent: Command, ctx: CliContext): Command {
   return parent
     .command('df')
-    .description('Show docker disk usage')
+    .description('Show berth disk usage')
     .option('-v, --verbose', 'show detailed information on space usage')
     .option(
       '--format <format>',
