@@ -283,7 +283,7 @@ function listenOn(server: Server, portOrPath: number | string, host?: string): P
  * Makes a socket path usable: a stale socket (nobody answers) is removed; a
  * live one means another daemon serves it, and that is refused.
  */
-async function prepareUnixSocketPath(path: string): Promise<void> {
+export async function prepareUnixSocketPath(path: string): Promise<void> {
   const info = await lstat(path).catch(() => undefined);
   if (!info) return;
   if (!info.isSocket()) throw new UnavailableError(`${path} exists and is not a socket`);

@@ -1,7 +1,7 @@
 import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-import { ApiServer } from '../api/server.js';
+import { ApiServer, prepareUnixSocketPath } from '../api/server.js';
 import { allRoutes } from '../api/routes/index.js';
 import { buildStamp } from '../build-info.js';
 import { Engine } from '../engine/engine.js';
@@ -42,6 +42,13 @@ export class Daemon {
     const addresses = config.hosts.map(parseHost);
     await mkdir(config.engine.dataRoot, { recursive: true, mode: 0o711 });
     const lock = await DataRootLock.acquire(config.engine.dataRoot);
+    // Refuse a socket another daemon serves before the engine touches the host (bridges, iptables).
+    try {
+      for (const address of addresses) if (address.kind === 'unix') await prepareUnixSocketPath(address.path);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
     let engine: Engine | undefined;
     try {
       await writePidFile(config.pidfile);

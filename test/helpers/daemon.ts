@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -51,7 +51,9 @@ export class TestDaemon {
     this.pidfile = join(dir, 'berthd.pid');
     this.extraArgs = extraArgs;
     this.cgroupParent = `/berthtest-${basename(dir).replace(/^berth-it-/, '')}`;
-    this.bridge = `btt${randomBytes(4).toString('hex')}0`;
+    // Derived from the directory, so every TestDaemon on one directory (restarts) shares one bridge,
+    // and the last cleanup() removes it with its iptables chains.
+    this.bridge = `btt${createHash('sha256').update(dir).digest('hex').slice(0, 8)}0`;
   }
 
   static async start(options: DaemonOptions = {}): Promise<TestDaemon> {
@@ -104,9 +106,17 @@ export class TestDaemon {
 
   /** Starts the daemon process and waits until it answers `/_ping`. */
   async launch(): Promise<void> {
-    const { writeFile, access } = await import('node:fs/promises');
+    const { writeFile, access, readFile } = await import('node:fs/promises');
     await access(join(this.dir, 'daemon.json')).catch(() => writeFile(join(this.dir, 'daemon.json'), '{}\n'));
-    if (this.subnetOctet < 0) this.subnetOctet = await freeSubnetOctet();
+    if (this.subnetOctet < 0) {
+      // The same subnet for every daemon on this directory (its default network record keeps it).
+      const saved = Number.parseInt(
+        await readFile(join(this.dir, 'subnet-octet'), 'utf8').catch(() => ''),
+        10,
+      );
+      this.subnetOctet = Number.isInteger(saved) && saved > 0 ? saved : await freeSubnetOctet();
+      await writeFile(join(this.dir, 'subnet-octet'), String(this.subnetOctet));
+    }
     const child = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));

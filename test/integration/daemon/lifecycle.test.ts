@@ -14,6 +14,9 @@ const exists = (path: string): Promise<boolean> =>
     () => false,
   );
 
+/** Daemons these tests start by hand must not set up host networking (they are refused before it anyway). */
+const SAFE_NETWORK_FLAGS = ['--no-iptables', '--no-ip-forward', '--no-ip-masq', '--dns', '127.0.0.1'];
+
 describe('daemon lifecycle', () => {
   let daemon: TestDaemon;
   before(async () => {
@@ -42,6 +45,7 @@ describe('daemon lifecycle', () => {
       join(daemon.dir, 'second.pid'),
       '--config-file',
       join(daemon.dir, 'daemon.json'),
+      ...SAFE_NETWORK_FLAGS,
     ]);
     assert.equal(res.code, 1);
     assert.match(res.stderr, new RegExp(`data root .* is in use by another berthd \\(pid ${daemon.pid}\\)`));
@@ -61,6 +65,7 @@ describe('daemon lifecycle', () => {
       join(daemon.dir, 'second.pid'),
       '--config-file',
       join(daemon.dir, 'daemon.json'),
+      ...SAFE_NETWORK_FLAGS,
     ]);
     assert.equal(res.code, 1);
     assert.match(res.stderr, /another daemon is already listening on/);
@@ -81,7 +86,14 @@ describe('daemon lifecycle', () => {
     assert.match(res.stderr, /don't match any configuration option: no-such-option/);
     const both = join(daemon.dir, 'both.json');
     await writeFile(both, '{"data-root": "/a"}');
-    const conflict = await run(process.execPath, [BERTHD, '--config-file', both, '--data-root', '/b']);
+    const conflict = await run(process.execPath, [
+      BERTHD,
+      '--config-file',
+      both,
+      '--data-root',
+      '/b',
+      ...SAFE_NETWORK_FLAGS,
+    ]);
     assert.equal(conflict.code, 1);
     assert.match(conflict.stderr, /specified both as a flag and in the configuration file: data-root/);
   });
