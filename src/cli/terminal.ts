@@ -7,6 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import type { ReadStream } from 'node:tty';
 
+import { DEFAULT_DETACH_KEYS as DEFAULT_DETACH_KEY_NAMES, detachKeysToBytes } from '../util/detach-keys.js';
+
 /** A terminal size as the resize endpoints take it. */
 export interface TerminalSize {
   height: number;
@@ -85,64 +87,10 @@ export class RawTerminal {
   }
 }
 
-/** moby/term's control key names, `ctrl-@` (0) to `ctrl-_` (31). */
-const CONTROL_KEYS = [
-  'ctrl-@',
-  'ctrl-a',
-  'ctrl-b',
-  'ctrl-c',
-  'ctrl-d',
-  'ctrl-e',
-  'ctrl-f',
-  'ctrl-g',
-  'ctrl-h',
-  'ctrl-i',
-  'ctrl-j',
-  'ctrl-k',
-  'ctrl-l',
-  'ctrl-m',
-  'ctrl-n',
-  'ctrl-o',
-  'ctrl-p',
-  'ctrl-q',
-  'ctrl-r',
-  'ctrl-s',
-  'ctrl-t',
-  'ctrl-u',
-  'ctrl-v',
-  'ctrl-w',
-  'ctrl-x',
-  'ctrl-y',
-  'ctrl-z',
-  'ctrl-[',
-  'ctrl-\\',
-  'ctrl-]',
-  'ctrl-^',
-  'ctrl-_',
-];
-
 /** The default detach sequence: ctrl-p, ctrl-q. */
-export const DEFAULT_DETACH_KEYS: readonly number[] = [16, 17];
+export const DEFAULT_DETACH_KEYS: readonly number[] = detachKeysToBytes(DEFAULT_DETACH_KEY_NAMES);
 
-/**
- * moby/term's ToBytes: `ctrl-p,ctrl-q` is `[16, 17]`; a single character
- * stands for itself, `DEL` is 127.
- * @throws Error `Unknown character: 'x'`.
- */
-export function detachKeysToBytes(keys: string): number[] {
-  const codes: number[] = [];
-  for (const key of keys.split(',')) {
-    if (Buffer.byteLength(key) === 1) {
-      codes.push(key.charCodeAt(0));
-      continue;
-    }
-    const code = CONTROL_KEYS.indexOf(key);
-    if (code !== -1) codes.push(code);
-    else if (key === 'DEL') codes.push(127);
-    else throw new Error(`Unknown character: '${key}'`);
-  }
-  return codes;
-}
+export { detachKeysToBytes };
 
 /**
  * docker's validateDetachKeys: empty is fine (the default).

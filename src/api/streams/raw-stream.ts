@@ -12,76 +12,29 @@
 import type { Readable, Writable } from 'node:stream';
 
 import { InvalidParameterError } from '../../errors.js';
+import { DEFAULT_DETACH_KEYS, detachKeysToBytes } from '../../util/detach-keys.js';
 import { STDERR, STDOUT, StdcopyWriter, waitForDrain } from './stdcopy.js';
 
 // ---------------------------------------------------------------------------
 // Detach keys
 
-/** Docker's default detach sequence. */
-export const DEFAULT_DETACH_KEYS = 'ctrl-p,ctrl-q';
-
-/** moby/term's names, index = byte. */
-const CTRL_NAMES = [
-  'ctrl-@',
-  'ctrl-a',
-  'ctrl-b',
-  'ctrl-c',
-  'ctrl-d',
-  'ctrl-e',
-  'ctrl-f',
-  'ctrl-g',
-  'ctrl-h',
-  'ctrl-i',
-  'ctrl-j',
-  'ctrl-k',
-  'ctrl-l',
-  'ctrl-m',
-  'ctrl-n',
-  'ctrl-o',
-  'ctrl-p',
-  'ctrl-q',
-  'ctrl-r',
-  'ctrl-s',
-  'ctrl-t',
-  'ctrl-u',
-  'ctrl-v',
-  'ctrl-w',
-  'ctrl-x',
-  'ctrl-y',
-  'ctrl-z',
-  'ctrl-[',
-  'ctrl-\\',
-  'ctrl-]',
-  'ctrl-^',
-  'ctrl-_',
-];
+export { DEFAULT_DETACH_KEYS };
 
 /**
- * Parses Docker's `detachKeys` (comma-separated `ctrl-a`…`ctrl-z`,
- * `ctrl-@`, `ctrl-[`, `ctrl-\`, `ctrl-]`, `ctrl-^`, `ctrl-_`, `DEL`, or
- * single characters) into the bytes to look for. Empty or undefined gives
- * the default, ctrl-p,ctrl-q. Throws InvalidParameterError with the message
- * of the attach route (or of exec, with `what = 'exec'`).
+ * Parses Docker's `detachKeys` into the bytes to look for. Empty or
+ * undefined gives the default, ctrl-p,ctrl-q. Throws InvalidParameterError
+ * with the message of the attach route (or of exec, with `what = 'exec'`).
  */
 export function parseDetachKeys(keys: string | undefined, what: 'attach' | 'exec' = 'attach'): Buffer {
-  if (keys === undefined || keys === '') return parseDetachKeys(DEFAULT_DETACH_KEYS);
-  const codes: number[] = [];
-  for (const key of keys.split(',')) {
-    const bytes = Buffer.from(key);
-    if (bytes.length === 1) {
-      codes.push(bytes[0] ?? 0);
-      continue;
-    }
-    const ctrl = CTRL_NAMES.indexOf(key);
-    if (ctrl >= 0) codes.push(ctrl);
-    else if (key === 'DEL') codes.push(127);
-    else {
-      throw new InvalidParameterError(
-        what === 'exec' ? `Invalid escape keys (${keys}) provided` : `Invalid detach keys (${keys}) provided`,
-      );
-    }
+  if (keys === undefined || keys === '') return Buffer.from(detachKeysToBytes(DEFAULT_DETACH_KEYS));
+  try {
+    return Buffer.from(detachKeysToBytes(keys));
+  } catch (err) {
+    throw new InvalidParameterError(
+      what === 'exec' ? `Invalid escape keys (${keys}) provided` : `Invalid detach keys (${keys}) provided`,
+      { cause: err },
+    );
   }
-  return Buffer.from(codes);
 }
 
 export interface DetachFilterResult {
