@@ -4,9 +4,8 @@ import { ApiError } from '../../../client/client.js';
 import { inspectContainerRaw } from '../../../client/containers.js';
 import { inspectImageRaw } from '../../../client/images.js';
 import { CliError, type CliContext } from '../../context.js';
-import { asGoMap, parseTemplate, type Template } from '../../output/template.js';
-import { errorText } from '../images/common.js';
-import { compactJson, indentJson } from '../images/inspect.js';
+import { asGoMap, type Template } from '../../output/template.js';
+import { executeTemplateInspector, inspectRefs, type GetRaw } from '../inspect-common.js';
 import { runContainerCommand } from './common.js';
 
 /** The object kinds `docker inspect --type` knows. */
@@ -59,72 +58,13 @@ export function typedInspectView(value: unknown, path: readonly string[] = []): 
   return mapField ? asGoMap(out) : out;
 }
 
-function rawView(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(rawView);
-  if (typeof value !== 'object' || value === null) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = rawView(v);
-  return asGoMap(out);
-}
-
 /**
  * docker's TemplateInspector on one object: the typed object first, the raw
  * JSON (every object a map, `missingkey=error`) when that fails.
  * @throws CliError `template parsing error: …`.
  */
 export function executeInspect(template: Template, parsed: unknown): string {
-  try {
-    return template.execute(typedInspectView(parsed));
-  } catch {
-    try {
-      return template.execute(rawView(parsed), { missingKey: 'error' });
-    } catch (err) {
-      throw new CliError(`template parsing error: ${(err as Error).message}`);
-    }
-  }
-}
-
-/** Fetches one object's raw JSON. */
-export type GetRaw = (ref: string) => Promise<string>;
-
-/**
- * docker's inspect.Inspect: every reference fetched, printed as one indented
- * JSON array (or the template's lines, or compact JSON for `json`), then the
- * failures, one line each, with status 1. A bad template is status 64.
- */
-export async function inspectRefs(
-  ctx: CliContext,
-  refs: readonly string[],
-  format: string | undefined,
-  getRaw: GetRaw,
-): Promise<void> {
-  let template: Template | undefined;
-  if (format !== undefined && format !== '' && format !== 'json') {
-    try {
-      template = parseTemplate(format);
-    } catch (err) {
-      throw new CliError(`template parsing error: ${(err as Error).message}`, 64);
-    }
-  }
-  const raws: string[] = [];
-  let lines = '';
-  const errors: string[] = [];
-  for (const ref of refs) {
-    try {
-      const raw = await getRaw(ref);
-      if (template) lines += executeInspect(template, JSON.parse(raw)) + '\n';
-      else raws.push(raw.trim());
-    } catch (err) {
-      errors.push(err instanceof CliError ? err.message : errorText(err));
-    }
-  }
-  if (template) ctx.out.write(lines === '' ? '\n' : lines);
-  else if (raws.length === 0) ctx.out.write('[]\n');
-  else {
-    const joined = `[${raws.join(',')}]`;
-    ctx.out.write((format === 'json' ? compactJson(joined) : indentJson(joined, '    ')) + '\n');
-  }
-  if (errors.length > 0) throw new CliError(errors.join('\n'), 1);
+  return executeTemplateInspector(template, parsed, typedInspectView);
 }
 
 async function rawGet(ctx: CliContext, path: string): Promise<string> {
@@ -218,7 +158,13 @@ export function registerInspect(parent: Command, ctx: CliContext): Command {
         if (type !== '' && !(INSPECT_TYPES as readonly string[]).includes(type)) {
           throw new CliError(`unknown type: ${JSON.stringify(type)}: must be one of ${list}`);
         }
-        await inspectRefs(ctx, refs, flags.format, inspectAnything(ctx, type, flags.size === true));
+        await inspectRefs(
+          ctx,
+          refs,
+          flags.format,
+          inspectAnything(ctx, type, flags.size === true),
+          executeInspect,
+        );
       }),
     );
 }
@@ -233,9 +179,13 @@ export function registerContainerInspect(parent: Command, ctx: CliContext): Comm
     .option('-s, --size', 'display total file sizes')
     .action((refs: string[], flags: InspectFlags) =>
       runContainerCommand(() =>
-        inspectRefs(ctx, refs, flags.format, async (ref) => {
-          return (await inspectContainerRaw(ctx.client(), ref, { size: flags.size === true })).raw;
-        }),
+        inspectRefs(
+          ctx,
+          refs,
+          flags.format,
+          async (ref) => (await inspectContainerRaw(ctx.client(), ref, { size: flags.size === true })).raw,
+          executeInspect,
+        ),
       ),
     );
 }

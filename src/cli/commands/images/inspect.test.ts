@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { parseTemplate } from '../../output/template.js';
-import { compactJson, executeInspectTemplate, indentJson } from './inspect.js';
+import { compactJson, indentJson } from '../inspect-common.js';
+import { executeInspectTemplate } from './inspect.js';
 
 describe('image inspect: JSON as docker prints it', () => {
   it('indents like Go json.Indent, keeping values as written', () => {

@@ -1,17 +1,11 @@
 import type { Command } from 'commander';
 
 import { inspectNetworkRaw } from '../../../client/networks.js';
-import { CliError, type CliContext } from '../../context.js';
-import { asGoMap, parseTemplate, type Template } from '../../output/template.js';
-import { errorText, runCommand } from '../images/common.js';
-import { compactJson, executeInspectTemplate, indentJson } from '../images/inspect.js';
-
-/** A nil Go map: no keys, printed `map[]`, JSON `null`. */
-function nilMap(): Record<string, unknown> {
-  const map: Record<string, unknown> = {};
-  Object.defineProperty(map, 'toJSON', { value: () => null, enumerable: false });
-  return asGoMap(map, { zero: '' });
-}
+import type { CliContext } from '../../context.js';
+import { asGoMap, type Template } from '../../output/template.js';
+import { runCommand } from '../images/common.js';
+import { executeInspectTemplate } from '../images/inspect.js';
+import { inspectRefs, nilMap } from '../inspect-common.js';
 
 /** A Go map of a JSON object (nil when null or absent), its values through `each`. */
 function goMap(value: unknown, each: (v: unknown) => unknown = (v) => v): Record<string, unknown> {
@@ -151,39 +145,19 @@ export function executeNetworkTemplate(template: Template, parsed: unknown): str
  * `json`), then the failures, one line each, with status 1. A bad template
  * is status 64.
  */
-export async function inspectNetworks(
+export function inspectNetworks(
   ctx: CliContext,
   refs: readonly string[],
   options: { format?: string; verbose?: boolean },
 ): Promise<void> {
-  const format = options.format;
-  let template: Template | undefined;
-  if (format !== undefined && format !== '' && format !== 'json') {
-    try {
-      template = parseTemplate(format);
-    } catch (err) {
-      throw new CliError(`template parsing error: ${(err as Error).message}`, 64);
-    }
-  }
-  const raws: string[] = [];
-  let lines = '';
-  const errors: string[] = [];
-  for (const ref of refs) {
-    try {
-      const { raw } = await inspectNetworkRaw(ctx.client(), ref, { verbose: options.verbose === true });
-      if (template) lines += executeNetworkTemplate(template, JSON.parse(raw)) + '\n';
-      else raws.push(raw.trim());
-    } catch (err) {
-      errors.push(err instanceof CliError ? err.message : errorText(err));
-    }
-  }
-  if (template) ctx.out.write(lines === '' ? '\n' : lines);
-  else if (raws.length === 0) ctx.out.write('[]\n');
-  else {
-    const joined = `[${raws.join(',')}]`;
-    ctx.out.write((format === 'json' ? compactJson(joined) : indentJson(joined, '    ')) + '\n');
-  }
-  if (errors.length > 0) throw new CliError(errors.join('\n'), 1);
+  const verbose = options.verbose === true;
+  return inspectRefs(
+    ctx,
+    refs,
+    options.format,
+    async (ref) => (await inspectNetworkRaw(ctx.client(), ref, { verbose })).raw,
+    executeNetworkTemplate,
+  );
 }
 
 /** `network inspect [OPTIONS] NETWORK [NETWORK...]`. */
