@@ -17,10 +17,9 @@
  *   node dist/bench/containers.js --runs 20 --concurrency 20 --batches 3 --floor-runs 10 --log-level debug
  *   node dist/bench/containers.js --no-breakdown | --breakdown-only
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -37,7 +36,17 @@ import { cleanup as cleanupFirewall } from '../src/runtime/net/iptables.js';
 import { silentLogger } from '../src/util/log.js';
 import { docker } from '../test/helpers/cli.js';
 import { TestDaemon } from '../test/helpers/daemon.js';
-import { busyboxImage, dockerSaveTarball } from '../test/helpers/images.js';
+import {
+  Api,
+  loadBusybox,
+  median,
+  mountsUnder,
+  ms,
+  pct,
+  removeCgroupParent,
+  runCmd,
+  sleep,
+} from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -65,129 +74,9 @@ const FLOOR_MARGIN_MS = 60;
 // ---------------------------------------------------------------------------
 // Statistics and time
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : (s[Math.floor((s.length - 1) / 2)] ?? NaN);
-};
-const pct = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN;
-};
-/** Wall-clock milliseconds with sub-millisecond resolution (comparable with file mtimes). */
 const clock = (): number => performance.timeOrigin + performance.now();
-const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(1)} ms` : 'n/a');
-const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const stats = (xs: readonly number[]): string =>
   `median ${ms(median(xs)).padStart(9)}  p90 ${ms(pct(xs, 0.9)).padStart(9)}  min ${ms(Math.min(...xs)).padStart(9)}  (n=${xs.length})`;
-
-// ---------------------------------------------------------------------------
-// A small API client over the unix socket
-
-interface HttpResult {
-  status: number;
-  body: string;
-}
-
-class Api {
-  readonly socket: string;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: Infinity });
-
-  constructor(socket: string) {
-    this.socket = socket;
-  }
-
-  request(
-    method: string,
-    path: string,
-    body?: Buffer | string,
-    headers: Record<string, string> = {},
-  ): Promise<HttpResult> {
-    return new Promise((resolve, reject) => {
-      const req = request({ socketPath: this.socket, path, method, agent: this.agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  /** A JSON request; rejects unless the status is 2xx. */
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const res = await this.request(
-      method,
-      path,
-      payload,
-      payload === undefined ? {} : { 'Content-Type': 'application/json' },
-    );
-    if (res.status < 200 || res.status > 299) {
-      throw new Error(`${method} ${path}: ${res.status} ${res.body.trim()}`);
-    }
-    return (res.body.trim() === '' ? undefined : JSON.parse(res.body)) as T;
-  }
-
-  /**
-   * `POST /containers/{id}/wait`: `headers` resolves once the daemon answered
-   * (berth flushes the headers when the wait is registered), `result` with
-   * the exit code.
-   */
-  wait(id: string, condition: string): { headers: Promise<void>; result: Promise<number> } {
-    let onHeaders: () => void = () => undefined;
-    const headers = new Promise<void>((resolve) => (onHeaders = resolve));
-    const result = new Promise<number>((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.socket,
-          path: `/containers/${id}/wait?condition=${condition}`,
-          method: 'POST',
-          agent: this.agent,
-        },
-        (res) => {
-          onHeaders();
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => {
-            try {
-              const body = JSON.parse(text) as { StatusCode?: number; Error?: { Message?: string } | null };
-              if (res.statusCode !== 200 || body.Error) {
-                reject(new Error(`wait ${id}: ${res.statusCode} ${text.trim()}`));
-              } else resolve(body.StatusCode ?? -1);
-            } catch {
-              reject(new Error(`wait ${id}: ${res.statusCode} ${text.trim()}`));
-            }
-          });
-        },
-      );
-      req.on('error', reject);
-      req.end();
-    });
-    result.catch(() => onHeaders());
-    return { headers, result };
-  }
-
-  /** Polls until the container is gone (404), up to `timeoutMs`. */
-  async gone(id: string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const res = await this.request('GET', `/containers/${id}/json`);
-      if (res.status === 404) return;
-      await sleep(5);
-    }
-    throw new Error(`container ${id} was not removed within ${timeoutMs} ms`);
-  }
-
-  async containerIds(): Promise<string[]> {
-    const list = await this.json<{ Id: string }[]>('GET', '/containers/json?all=1');
-    return list.map((c) => c.Id);
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
 
 interface ApiRun {
   id: string;
@@ -228,34 +117,8 @@ async function apiRun(
   return { id, code, total: t4 - t0, create: t1 - t0, waitHeaders: t2 - t1, start: t3 - t2, exit: t4 - t3 };
 }
 
-async function loadBusybox(api: Api): Promise<void> {
-  const tarball = await dockerSaveTarball([{ image: await busyboxImage(), repoTags: [`${IMAGE}:latest`] }]);
-  const res = await api.request('POST', '/images/load?quiet=1', tarball, {
-    'Content-Type': 'application/x-tar',
-  });
-  if (res.status !== 200 || /"error/.test(res.body)) throw new Error(`image load: ${res.status} ${res.body}`);
-}
-
 // ---------------------------------------------------------------------------
 // Processes, mounts, cgroups
-
-/**
- * Runs a command; rejects with its stderr when it fails. With `quiet`, no
- * pipes at all and it resolves on exit: `runc create` hands its stdio to the
- * container's init, which would keep a stderr pipe open until it ran.
- */
-function runCmd(command: string, args: string[], options: { quiet?: boolean } = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', options.quiet ? 'ignore' : 'pipe'] });
-    let stderr = '';
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once(options.quiet ? 'exit' : 'close', (code: number | null, signal: NodeJS.Signals | null) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${command} ${args.join(' ')}: ${signal ?? code} ${stderr.trim()}`));
-    });
-  });
-}
 
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -306,42 +169,6 @@ async function findProcesses(match: (argv: string[]) => boolean): Promise<number
     }
   }
   return out;
-}
-
-/** Mount points at or below `dir` in this mount namespace, deepest first. */
-async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8');
-  const unescape = (s: string): string =>
-    s.replace(/\\(\d{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
-  return info
-    .split('\n')
-    .map((line) => unescape(line.split(' ')[4] ?? ''))
-    .filter((p) => p === dir || p.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-}
-
-/** rmdir of a cgroup dir and every cgroup below it (cgroup dirs hold only control files). */
-async function rmdirTree(path: string): Promise<void> {
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => undefined);
-  if (entries === undefined) return;
-  for (const e of entries) if (e.isDirectory()) await rmdirTree(join(path, e.name));
-  await rmdir(path).catch(() => undefined);
-}
-
-async function removeCgroupParent(parent: string): Promise<string[]> {
-  const left: string[] = [];
-  const rel = parent.replace(/^\/+/, '');
-  for (const hierarchy of await readdir('/sys/fs/cgroup').catch(() => [] as string[])) {
-    const path = join('/sys/fs/cgroup', hierarchy, rel);
-    await rmdirTree(path);
-    if (
-      await stat(path)
-        .then(() => true)
-        .catch(() => false)
-    )
-      left.push(path);
-  }
-  return left;
 }
 
 // ---------------------------------------------------------------------------
@@ -1053,14 +880,14 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
           apiRuns.push(run);
           apiLog += logSince(d, from);
         }
-        await a.gone(run.id); // outside the timing: the next run starts on a quiet daemon
+        await a.gone(run.id, { pollMs: 5 }); // outside the timing: the next run starts on a quiet daemon
 
         const removed = await apiRun(a, ['true'], 'removed');
         if (keep) apiRemoved.push(removed.total);
 
         const none = await apiRun(a, ['true'], 'next-exit', 'none');
         if (keep) apiNone.push(none.total);
-        await a.gone(none.id);
+        await a.gone(none.id, { pollMs: 5 });
       }
       if (i < FLOOR_RUNS + WARMUP) {
         const m = await fl.withMount();
@@ -1087,7 +914,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
       );
       batchWall.push(clock() - t0);
       batchEach.push(...runs.map((r) => r.total));
-      for (const r of runs) await a.gone(r.id);
+      for (const r of runs) await a.gone(r.id, { pollMs: 5 });
       t0 = clock();
       await Promise.all(Array.from({ length: CONCURRENCY }, () => fl.withMount()));
       floorBatchWall.push(clock() - t0);
