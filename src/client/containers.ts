@@ -178,17 +178,21 @@ export interface ContainerStopOptions {
   signal?: string;
 }
 
+/** The `?t=&signal=` of stop and restart. */
+function stopQuery(options: ContainerStopOptions): string {
+  return queryString({
+    t: options.timeout !== undefined ? String(options.timeout) : undefined,
+    signal: options.signal || undefined,
+  });
+}
+
 /** `POST /containers/{id}/stop?t=&signal=`. */
 export async function stopContainer(
   client: BerthClient,
   id: string,
   options: ContainerStopOptions = {},
 ): Promise<void> {
-  const query = queryString({
-    t: options.timeout !== undefined ? String(options.timeout) : undefined,
-    signal: options.signal || undefined,
-  });
-  await drain(await client.stream('POST', containerPath(id, '/stop') + query));
+  await drain(await client.stream('POST', containerPath(id, '/stop') + stopQuery(options)));
 }
 
 /** `POST /containers/{id}/restart?t=&signal=`. */
@@ -197,11 +201,7 @@ export async function restartContainer(
   id: string,
   options: ContainerStopOptions = {},
 ): Promise<void> {
-  const query = queryString({
-    t: options.timeout !== undefined ? String(options.timeout) : undefined,
-    signal: options.signal || undefined,
-  });
-  await drain(await client.stream('POST', containerPath(id, '/restart') + query));
+  await drain(await client.stream('POST', containerPath(id, '/restart') + stopQuery(options)));
 }
 
 /** `POST /containers/{id}/kill?signal=` (the daemon's default, SIGKILL, when empty). */
