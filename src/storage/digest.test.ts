@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorKind } from '../errors.js';
 import {
+  OffThreadDigest,
   DigestCounter,
   DigestingStream,
   chainId,
@@ -82,5 +83,19 @@ describe('storage/digest', () => {
     c.update(Buffer.from('bc'));
     assert.equal(c.digest(), sha256Digest('abc'));
     assert.equal(c.size, 3);
+  });
+
+  it('OffThreadDigest hashes on a worker, concurrent digests kept apart, views copied exactly', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 1);
+    const a = new OffThreadDigest();
+    const b = new OffThreadDigest();
+    a.update(big.subarray(0, 10)); // a view of a larger buffer: only its bytes count
+    b.update(Buffer.from('abc'));
+    a.update(big.subarray(10));
+    const [da, db] = await Promise.all([a.digest(), b.digest()]);
+    assert.deepEqual(da, { digest: sha256Digest(big), size: big.length });
+    assert.deepEqual(db, { digest: sha256Digest('abc'), size: 3 });
+    assert.equal(big[0], 1, 'the caller keeps its buffer');
+    await assert.rejects(a.digest(), /already ended/);
   });
 });

@@ -7,6 +7,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { InvalidParameterError } from '../errors.js';
 
 export const SHA256_PREFIX = 'sha256:';
@@ -115,4 +116,97 @@ export function childChainId(parentChainId: string | undefined, diffId: string):
   if (parentChainId === undefined) return diffId;
   parseDigestString(parentChainId);
   return sha256Digest(`${parentChainId} ${diffId}`);
+}
+
+interface DigestResult {
+  digest: string;
+  size: number;
+}
+
+/** Bytes gathered per message to the digest worker. */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * sha256 computed on a worker thread, so that hashing a large layer runs on
+ * another core while the main thread moves its bytes. One worker is shared
+ * by every digest in the process; it is started on first use and keeps the
+ * process alive only while a digest is pending. `update` posts a copy of
+ * the chunk (the caller keeps its buffer); `digest()` resolves once the
+ * worker has hashed everything.
+ */
+export class OffThreadDigest {
+  private static worker: Worker | undefined;
+  private static nextId = 1;
+  private static readonly pending = new Map<
+    number,
+    { resolve: (r: DigestResult) => void; reject: (e: Error) => void }
+  >();
+  private readonly id = OffThreadDigest.nextId++;
+  private ended = false;
+  /** Not zero-filled: only the first `batched` bytes are ever sent. */
+  private batch: Uint8Array = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private batched = 0;
+
+  private static shared(): Worker {
+    if (OffThreadDigest.worker !== undefined) return OffThreadDigest.worker;
+    const worker = new Worker(new URL('./digest-worker.js', import.meta.url));
+    worker.unref();
+    worker.on('message', (msg: DigestResult & { id: number }) => {
+      const waiter = OffThreadDigest.pending.get(msg.id);
+      OffThreadDigest.pending.delete(msg.id);
+      if (OffThreadDigest.pending.size === 0) worker.unref();
+      waiter?.resolve({ digest: msg.digest, size: msg.size });
+    });
+    const fail = (err: Error): void => {
+      OffThreadDigest.worker = undefined;
+      for (const waiter of OffThreadDigest.pending.values()) waiter.reject(err);
+      OffThreadDigest.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`digest worker exited with code ${code}`)));
+    OffThreadDigest.worker = worker;
+    return worker;
+  }
+
+  update(chunk: Uint8Array): void {
+    // Copied into a batch buffer that is transferred (not copied again) when full: one message
+    // per MiB, as a message per socket-sized chunk costs more than the hash itself.
+    let from = 0;
+    while (from < chunk.byteLength) {
+      const n = Math.min(chunk.byteLength - from, BATCH_BYTES - this.batched);
+      this.batch.set(chunk.subarray(from, from + n), this.batched);
+      this.batched += n;
+      from += n;
+      if (this.batched === BATCH_BYTES) this.post();
+    }
+  }
+
+  private post(): void {
+    if (this.batched === 0) return;
+    // The view's own ArrayBuffer (allocUnsafeSlow: never pooled) goes over; the view keeps its length.
+    const full = this.batch.subarray(0, this.batched);
+    OffThreadDigest.shared().postMessage({ id: this.id, chunk: full }, [full.buffer as ArrayBuffer]);
+    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    this.batched = 0;
+  }
+
+  /** Ends this digest without a result (the stream failed or was abandoned); no-op once ended. */
+  abandon(): void {
+    if (this.ended) return;
+    this.ended = true;
+    OffThreadDigest.worker?.postMessage({ id: this.id, drop: true });
+  }
+
+  /** `sha256:<hex>` and byte count of everything passed to `update`; ends this digest. */
+  digest(): Promise<DigestResult> {
+    if (this.ended) return Promise.reject(new Error('digest already ended'));
+    this.post();
+    this.ended = true;
+    const worker = OffThreadDigest.shared();
+    return new Promise((resolve, reject) => {
+      OffThreadDigest.pending.set(this.id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ id: this.id, end: true });
+    });
+  }
 }

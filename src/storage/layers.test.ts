@@ -331,4 +331,75 @@ describe('storage/layers', () => {
     for await (const c of other.diffTar(c2.chainId)) again.push(c as Buffer);
     assert.ok(Buffer.concat(again).equals(exported), 'export is stable across a round trip');
   });
+
+  async function exact(s: LayerStore, chainId: string): Promise<Buffer> {
+    const t = await s.tarStream(chainId);
+    assert.ok(t, 'a layer registered now has a tar-split');
+    const chunks: Buffer[] = [];
+    for await (const c of t.stream) chunks.push(c as Buffer);
+    const out = Buffer.concat(chunks);
+    assert.equal(out.length, t.size);
+    return out;
+  }
+
+  it('rebuilds the original tar byte for byte from the files and the tar-split', async () => {
+    const s = await LayerStore.open(storeRoot(), { sync: false });
+    const base = await s.register(streamOf(baseTar), undefined);
+    const child = await s.register(streamOf(childTar), base.chainId);
+    assert.ok((await exact(s, base.chainId)).equals(baseTar));
+    assert.ok((await exact(s, child.chainId)).equals(childTar));
+  });
+
+  it('keeps the exact tar when entries replace earlier ones in the same tar, and through PAX, long names and trailing bytes', async () => {
+    const big = Buffer.alloc(300 * 1024, 7);
+    const tar = await tarOf([
+      { name: 'a/', type: 'directory' },
+      { name: 'a/file', body: 'first version' },
+      { name: 'a/file', body: 'second, longer version' },
+      { name: 'a/link', type: 'link', linkname: 'a/file' },
+      { name: 'd/', type: 'directory' },
+      { name: 'd/inner', body: 'under a dir that becomes a file' },
+      { name: 'd', body: 'now a file' },
+      { name: 'gone', body: 'whited out below' },
+      { name: '.wh.gone', body: '' },
+      { name: `${'long/'.repeat(40)}name`, body: 'long path' },
+      { name: 'big', body: big },
+      { name: 'x', body: 'pax', pax: { 'SCHILY.xattr.user.k': 'v' } },
+      { name: 'sym', type: 'symlink', linkname: 'a/file' },
+    ]);
+    const original = Buffer.concat([tar, Buffer.alloc(2048)]); // padding after the end blocks, as some tools write
+    const s = await LayerStore.open(storeRoot(), { sync: false });
+    const layer = await s.register(streamOf(original), undefined);
+    assert.equal(layer.diffId, sha256Digest(original));
+    assert.equal(await readFile(join(s.diffDir(layer.chainId), 'a/file'), 'utf8'), 'second, longer version');
+    assert.ok((await exact(s, layer.chainId)).equals(original));
+  });
+
+  it('a layer modified on disk fails reassembly instead of producing a wrong tar', async () => {
+    const s = await LayerStore.open(storeRoot(), { sync: false });
+    const base = await s.register(streamOf(baseTar), undefined);
+    await writeFile(join(s.diffDir(base.chainId), 'bin/tool'), 'TOOL');
+    await assert.rejects(exact(s, base.chainId), /modified on disk/);
+  });
+
+  it('stages a layer without a parent and places it once; the same staged layer again is copied', async () => {
+    const s = await LayerStore.open(storeRoot(), { sync: false });
+    const staged = await s.stage(streamOf(childTar));
+    assert.equal(staged.diffId, sha256Digest(childTar));
+    assert.equal(staged.tarSize, childTar.length);
+    const base = await s.register(streamOf(baseTar), undefined);
+    const onBase = await s.commitStaged(staged, base.chainId);
+    assert.equal(onBase.chainId, chainId([base.diffId, staged.diffId])[1]);
+    const alone = await s.commitStaged(staged, undefined);
+    assert.equal(alone.chainId, staged.diffId);
+    assert.ok((await exact(s, alone.chainId)).equals(childTar));
+    const left = (await readdir(join(s.root, 'layers'))).filter((n) => n.startsWith('tmp-'));
+    assert.deepEqual(left, []);
+    const dropped = await s.stage(streamOf(baseTar));
+    await s.discardStaged(dropped);
+    assert.deepEqual(
+      (await readdir(join(s.root, 'layers'))).filter((n) => n.startsWith('tmp-')),
+      [],
+    );
+  });
 });

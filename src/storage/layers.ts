@@ -11,6 +11,9 @@
  *     <chain id hex>/
  *       diff/              the layer's files; whiteouts are 0/0 char devices,
  *                          opaque dirs carry trusted.overlay.opaque=y
+ *       tar-split.gz       the layer tar minus its files' contents, to rebuild
+ *                          the exact tar from diff/ (tar-split.ts)
+ *       stash/<n>          files the split refers to that the tar replaced
  *       meta.json          {chainId, diffId, parent, size, createdAt, link};
  *                          written (atomically) last: a layer dir without it
  *                          is half-written and removed by open()
@@ -26,16 +29,30 @@
  * {@link MAX_LAYER_DEPTH} layers (moby's overlay2 arithmetic).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes, randomInt } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readlink, rename, rm, symlink, unlink } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readdir,
+  readlink,
+  rename,
+  rm,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ConflictError, InvalidParameterError, NotFoundError } from '../errors.js';
 import { fsyncDir, isErrno, readJsonFile, writeFileAtomic } from './atomic.js';
-import { DigestCounter, childChainId, parseDigestString } from './digest.js';
+import { OffThreadDigest, childChainId, parseDigestString } from './digest.js';
 import { extractLayer, type SpecialFileOps } from './tar-extract.js';
 import { exportLayer } from './tar-export.js';
+import { TarSplitRecorder, assembleTar, decodeTarSplit, tarSplitSize } from './tar-split.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -49,6 +66,29 @@ const LINK_LENGTH = 26;
 const LINK_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const HEX_RE = /^[0-9a-f]{64}$/;
 const LINK_RE = /^[A-Z2-7]{26}$/;
+/** Beside `diff/`: the layer's tar-split, and files it refers to that the tar itself replaced. */
+const TAR_SPLIT_FILE = 'tar-split.gz';
+const STASH_DIR = 'stash';
+
+/** A layer extracted into the store but not yet placed in a chain (see {@link LayerStore.stage}). */
+export class StagedLayer {
+  /** @internal */ readonly tmp: string;
+  readonly diffId: string;
+  /** Byte length of the layer tar. */
+  readonly tarSize: number;
+  /** Total size of its regular files. */
+  readonly size: number;
+  /** @internal chain ID it was placed as */ placedAs: string | undefined;
+  /** @internal */ discarded = false;
+  /** @internal its files are on disk (synced, or the store does not sync) */ synced = false;
+
+  constructor(tmp: string, diffId: string, tarSize: number, size: number) {
+    this.tmp = tmp;
+    this.diffId = diffId;
+    this.tarSize = tarSize;
+    this.size = size;
+  }
+}
 
 /** What the store records about a layer (meta.json). */
 export interface LayerInfo {
@@ -157,8 +197,10 @@ async function drain(input: AsyncIterable<unknown>): Promise<void> {
  *    `expectedDiffId` is given and present, the tar is not even extracted).
  *    A diff ID mismatch fails and leaves nothing behind. The parent must be
  *    registered.
- * 2. `get`/`list`/`lowerDirs`/`mountLowerSpec`/`diffDir`/`diffTar` while it
- *    exists; its files must not be modified.
+ *    Or in two steps: `stage(tar)` extracts it unplaced (its files do not
+ *    depend on the parent), `commitStaged(staged, parent)` places it.
+ * 2. `get`/`list`/`lowerDirs`/`mountLowerSpec`/`diffDir`/`diffTar`/
+ *    `tarStream` while it exists; its files must not be modified.
  * 3. `remove(chainId)` (refused while another layer builds on it) or
  *    `garbageCollect(keep)`.
  *
@@ -174,6 +216,8 @@ export class LayerStore {
   private readonly sync: boolean;
   private readonly ops: SpecialFileOps | undefined;
   private readonly layers = new Map<string, LayerInfo>();
+  /** Layers staged with `sync: false` and not made durable yet. */
+  private readonly unsynced = new Set<StagedLayer>();
   /** Registrations in flight by expected chain ID, so concurrent pulls of one layer extract it once. */
   private readonly inflight = new Map<string, Promise<LayerInfo>>();
   /** Serialises changes to the set of layers (commit, remove, gc). */
@@ -249,13 +293,7 @@ export class LayerStore {
     parentChainId: string | undefined,
     expectedDiffId?: string,
   ): Promise<LayerInfo> {
-    if (parentChainId !== undefined) {
-      parseDigestString(parentChainId);
-      if (!this.layers.has(parentChainId)) throw new NotFoundError(`parent layer ${parentChainId} not found`);
-      if (this.chain(parentChainId).length >= MAX_LAYER_DEPTH) {
-        throw new InvalidParameterError(`layer chain deeper than ${MAX_LAYER_DEPTH} layers`);
-      }
-    }
+    this.checkParent(parentChainId);
     if (expectedDiffId === undefined) return this.extractAndCommit(tar, parentChainId, undefined);
     const expectedChain = childChainId(parentChainId, expectedDiffId);
     for (;;) {
@@ -317,17 +355,25 @@ export class LayerStore {
     });
   }
 
-  private async extractAndCommit(
-    tar: Readable,
-    parent: string | undefined,
-    expectedDiffId: string | undefined,
-  ): Promise<LayerInfo> {
+  /**
+   * Extracts an uncompressed layer tar into a temp dir of the store, with
+   * its tar-split and diff ID, without placing it in any chain yet (a
+   * layer's files do not depend on its parent). {@link commitStaged} puts it
+   * in place; {@link discardStaged} drops it; a crash leaves a `tmp-` dir
+   * that `open` removes.
+   */
+  async stage(
+    tar: Readable | AsyncIterable<unknown>,
+    expectedDiffId?: string,
+    options: { sync?: boolean } = {},
+  ): Promise<StagedLayer> {
     if (expectedDiffId !== undefined) parseDigestString(expectedDiffId);
     const tmp = join(this.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
+    // Hashed on a worker thread while this one parses and writes.
+    const counter = new OffThreadDigest();
     try {
       await mkdir(join(tmp, 'diff'), { recursive: true, mode: 0o700 });
       await chmod(join(tmp, 'diff'), 0o755);
-      const counter = new DigestCounter();
       async function* digesting(): AsyncGenerator<Uint8Array> {
         for await (const chunk of tar) {
           const buf = chunk as Buffer;
@@ -335,20 +381,127 @@ export class LayerStore {
           yield buf;
         }
       }
-      const { size } = await extractLayer(
-        digesting(),
-        join(tmp, 'diff'),
-        this.ops === undefined ? undefined : { ops: this.ops },
-      );
-      const diffId = counter.digest();
+      const split = new TarSplitRecorder(join(tmp, 'diff'), join(tmp, STASH_DIR));
+      const { size } = await extractLayer(digesting(), join(tmp, 'diff'), {
+        ...(this.ops === undefined ? {} : { ops: this.ops }),
+        tarSplit: split,
+      });
+      const { digest: diffId, size: tarSize } = await counter.digest();
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new InvalidParameterError(`layer diff ID mismatch: got ${diffId}, expected ${expectedDiffId}`);
       }
-      if (this.sync) await execFileAsync('sync', ['-f', tmp]);
-      return await this.exclusive(() => this.commit(tmp, childChainId(parent, diffId), diffId, parent, size));
-    } finally {
+      await writeFile(join(tmp, TAR_SPLIT_FILE), split.encode(), { mode: 0o600 });
+      const staged = new StagedLayer(tmp, diffId, tarSize, size);
+      if (this.sync && options.sync !== false) await execFileAsync('sync', ['-f', tmp]);
+      else if (this.sync) this.unsynced.add(staged);
+      else staged.synced = true;
+      return staged;
+    } catch (err) {
+      counter.abandon();
       await removeTree(tmp);
+      throw err;
     }
+  }
+
+  /**
+   * Places a staged layer on top of `parent`. If that chain ID exists
+   * already the staged copy is dropped. A staged layer placed once and asked
+   * for again on another parent is copied from the first place.
+   */
+  async commitStaged(staged: StagedLayer, parent: string | undefined): Promise<LayerInfo> {
+    this.checkParent(parent);
+    const chainId = childChainId(parent, staged.diffId);
+    const existing = this.layers.get(chainId);
+    if (existing !== undefined) {
+      await this.discardStaged(staged);
+      return existing;
+    }
+    if (staged.placedAs !== undefined) {
+      const source = await this.tarStream(staged.placedAs);
+      if (source === undefined) throw notFound(staged.placedAs);
+      return this.register(source.stream, parent, staged.diffId);
+    }
+    if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
+    if (!staged.synced) await this.syncStaged();
+    try {
+      const info = await this.exclusive(() =>
+        this.commit(staged.tmp, chainId, staged.diffId, parent, staged.size),
+      );
+      staged.placedAs = info.chainId;
+      return info;
+    } finally {
+      // Gone when it was renamed into place; left when the chain appeared meanwhile or commit failed.
+      await removeTree(staged.tmp);
+    }
+  }
+
+  /**
+   * Makes every layer staged with `sync: false` durable with one syncfs
+   * (cheaper than one per layer when an archive brings several).
+   */
+  async syncStaged(): Promise<void> {
+    const pending = [...this.unsynced];
+    if (pending.length === 0) return;
+    await execFileAsync('sync', ['-f', this.layersDir]);
+    for (const staged of pending) {
+      staged.synced = true;
+      this.unsynced.delete(staged);
+    }
+  }
+
+  /** Drops a staged layer that was not (or no longer needs to be) placed. */
+  async discardStaged(staged: StagedLayer): Promise<void> {
+    if (staged.discarded || staged.placedAs !== undefined) return;
+    staged.discarded = true;
+    this.unsynced.delete(staged);
+    await removeTree(staged.tmp);
+  }
+
+  /**
+   * The layer's original tar, rebuilt byte for byte from its files and
+   * tar-split (verified against the diff ID as it streams), with its length;
+   * undefined for a layer stored without a tar-split (before berth kept them).
+   */
+  async tarStream(chainId: string): Promise<{ stream: Readable; size: number } | undefined> {
+    const info = this.layers.get(chainId);
+    if (info === undefined) throw notFound(chainId);
+    const dir = join(this.layersDir, hexOf(chainId));
+    let encoded: Buffer;
+    try {
+      encoded = await readFile(join(dir, TAR_SPLIT_FILE));
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return undefined;
+      throw err;
+    }
+    const segments = decodeTarSplit(encoded);
+    return {
+      stream: Readable.from(assembleTar(segments, join(dir, 'diff'), join(dir, STASH_DIR), info.diffId), {
+        objectMode: false,
+      }),
+      size: tarSplitSize(segments),
+    };
+  }
+
+  /** True when the layer's exact tar can be rebuilt ({@link tarStream}). */
+  hasTarSplit(chainId: string): boolean {
+    return this.layers.has(chainId) && existsSync(join(this.layersDir, hexOf(chainId), TAR_SPLIT_FILE));
+  }
+
+  private checkParent(parentChainId: string | undefined): void {
+    if (parentChainId === undefined) return;
+    parseDigestString(parentChainId);
+    if (!this.layers.has(parentChainId)) throw new NotFoundError(`parent layer ${parentChainId} not found`);
+    if (this.chain(parentChainId).length >= MAX_LAYER_DEPTH) {
+      throw new InvalidParameterError(`layer chain deeper than ${MAX_LAYER_DEPTH} layers`);
+    }
+  }
+
+  private async extractAndCommit(
+    tar: Readable,
+    parent: string | undefined,
+    expectedDiffId: string | undefined,
+  ): Promise<LayerInfo> {
+    return this.commitStaged(await this.stage(tar, expectedDiffId), parent);
   }
 
   /** Moves the extracted temp dir into place; runs exclusively. */

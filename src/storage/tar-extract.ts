@@ -56,6 +56,7 @@ import {
   openSync,
   rmSync,
   symlinkSync,
+  writev as fsWritev,
   writeSync,
 } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -66,6 +67,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { BerthError, InvalidParameterError, SystemError, UnavailableError, errorMessage } from '../errors.js';
 import { isErrno } from './atomic.js';
+import type { TarSplitRecorder } from './tar-split.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -625,12 +627,22 @@ class ByteSource {
   private readonly iter: AsyncIterator<unknown>;
   private leftover: Buffer = EMPTY;
   private eof = false;
+  private readonly onRaw: ((chunk: Buffer) => void) | undefined;
 
-  constructor(input: AsyncIterable<unknown>) {
+  /** `onRaw` sees every byte handed out, except those read with {@link nextData}. */
+  constructor(input: AsyncIterable<unknown>, onRaw?: (chunk: Buffer) => void) {
     this.iter = input[Symbol.asyncIterator]();
+    this.onRaw = onRaw;
   }
 
   async next(max: number): Promise<Buffer | undefined> {
+    const chunk = await this.nextData(max);
+    if (chunk !== undefined) this.onRaw?.(chunk);
+    return chunk;
+  }
+
+  /** As {@link next}, for file contents (not reported to `onRaw`). */
+  async nextData(max: number): Promise<Buffer | undefined> {
     let chunk = this.leftover;
     this.leftover = EMPTY;
     while (chunk.length === 0) {
@@ -725,6 +737,18 @@ function checksumOk(block: Buffer): boolean {
   return stored === unsigned || stored === signed;
 }
 
+/** True when `buf` starts with a (non-zero) tar header block whose checksum is right. */
+export function isTarHeader(buf: Buffer): boolean {
+  if (buf.length < BLOCK) return false;
+  const block = buf.subarray(0, BLOCK);
+  if (block.every((b) => b === 0)) return false;
+  try {
+    return checksumOk(block);
+  } catch {
+    return false;
+  }
+}
+
 /** PAX records `"<len> <key>=<value>\n"`, values kept as bytes. */
 function parsePax(data: Buffer): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
@@ -780,15 +804,27 @@ export interface TarMember {
   body(): AsyncGenerator<Buffer>;
 }
 
+/** Sees a tar's bytes as it is read (a {@link TarSplitRecorder} fits). */
+export interface TarByteRecorder {
+  /** Bytes other than regular files' contents, in order. */
+  raw(chunk: Buffer): void;
+  /** The next `size` bytes are the contents of the regular file at layer path `rel` (called as they start). */
+  file(rel: string, size: number): void;
+}
+
 /**
  * Iterates the members of an uncompressed tar stream (ustar, GNU and PAX
  * headers). After the end-of-archive block the rest of the input is read
  * and discarded, so a digest computed upstream covers the whole stream.
  * Sparse files and unknown entry types are refused. Leaving the loop early
- * destroys a Readable input.
+ * destroys a Readable input. A `recorder` sees every byte: a regular file's
+ * contents as a `file` reference when its body is read, the rest as `raw`.
  */
-export async function* readTarEntries(input: AsyncIterable<unknown>): AsyncGenerator<TarMember> {
-  const src = new ByteSource(input);
+export async function* readTarEntries(
+  input: AsyncIterable<unknown>,
+  recorder?: TarByteRecorder,
+): AsyncGenerator<TarMember> {
+  const src = new ByteSource(input, recorder && ((chunk) => recorder.raw(chunk)));
   let finished = false;
   try {
     let pax = new Map<string, Buffer>();
@@ -871,8 +907,12 @@ export async function* readTarEntries(input: AsyncIterable<unknown>): AsyncGener
       let left = bodySize;
       async function* body(): AsyncGenerator<Buffer> {
         if (entry.type !== 'file') return;
+        if (recorder !== undefined && left > 0) {
+          if (left !== bodySize) throw badTar(`body of ${JSON.stringify(entry.name)} read twice`);
+          recorder.file(cleanLayerPath(entry.name, `entry ${JSON.stringify(entry.name)}`), bodySize);
+        }
         while (left > 0) {
-          const c = await src.next(left);
+          const c = await src.nextData(left);
           if (c === undefined) throw badTar('unexpected end of archive');
           left -= c.length;
           yield c;
@@ -899,6 +939,8 @@ export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 export interface ExtractOptions {
   /** Helper for mknod/xattrs; by default one is started on demand and closed at the end. */
   ops?: SpecialFileOps;
+  /** Records the tar's split (see tar-split.ts) while extracting. */
+  tarSplit?: TarSplitRecorder;
 }
 
 export interface ExtractResult {
@@ -960,12 +1002,14 @@ class Extractor {
   /** Queued mknods by path: nodes that exist for this extraction but not yet on disk. */
   private readonly pendingNodes = new Map<string, PendingOp>();
   private sliceStart = performance.now();
+  private readonly tarSplit: TarSplitRecorder | undefined;
   size = 0;
   readonly warnings: string[] = [];
 
-  constructor(dir: string, ops: SpecialFileOps) {
+  constructor(dir: string, ops: SpecialFileOps, tarSplit?: TarSplitRecorder) {
     this.dir = dir;
     this.ops = ops;
+    this.tarSplit = tarSplit;
   }
 
   async entry(entry: TarEntry, body: () => AsyncGenerator<Buffer>): Promise<void> {
@@ -1174,6 +1218,7 @@ class Extractor {
       if (!isErrno(err, 'EEXIST')) throw err;
     }
     if (isDir && lstatSync(this.abs(rel)).isDirectory()) return;
+    this.tarSplit?.evict(rel);
     rmSync(this.abs(rel), { recursive: true, force: true });
     this.forget(rel);
     make();
@@ -1191,6 +1236,7 @@ class Extractor {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
+    this.tarSplit?.evict(rel);
     rmSync(this.abs(rel), { recursive: true, force: true });
     this.forget(rel);
   }
@@ -1258,11 +1304,15 @@ class Extractor {
       fd = openSync(abs, flags, 0o600);
     });
     try {
-      let pos = 0;
-      for await (const chunk of body()) {
-        let done = 0;
-        while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done, pos + done);
-        pos += chunk.length;
+      if (entry.size < ASYNC_WRITE_MIN) {
+        let pos = 0;
+        for await (const chunk of body()) {
+          let done = 0;
+          while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done, pos + done);
+          pos += chunk.length;
+        }
+      } else {
+        await writeLargeFile(fd, body());
       }
       fchownSync(fd, entry.uid, entry.gid);
       fchmodSync(fd, entry.mode); // after chown, which clears setuid/setgid
@@ -1276,6 +1326,82 @@ class Extractor {
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Files at least this large are written by the thread pool, overlapping the main thread's parsing and hashing. */
+const ASYNC_WRITE_MIN = 256 * 1024;
+/** Bytes of a large file handed to the thread pool and not yet written, at most. */
+const MAX_WRITES_IN_FLIGHT = 8 * 1024 * 1024;
+
+/** Chunks gathered into one positional writev of about this size (socket reads arrive in pieces). */
+const WRITE_BATCH = 1024 * 1024;
+
+/** pwritev of `buffers` at `pos` on the thread pool, all of them (short writes resumed). */
+function writeBatch(fd: number, buffers: Buffer[], pos: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (bufs: Buffer[], at: number): void => {
+      if (bufs.length === 0) {
+        resolve();
+        return;
+      }
+      fsWritev(fd, bufs, at, (err, written) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        let skip = written;
+        let i = 0;
+        while (i < bufs.length && skip >= (bufs[i]?.length ?? 0)) skip -= bufs[i++]?.length ?? 0;
+        const rest = bufs.slice(i);
+        const first = rest[0];
+        if (first !== undefined && skip > 0) rest[0] = first.subarray(skip);
+        step(rest, at + written);
+      });
+    };
+    step(buffers, pos);
+  });
+}
+
+/**
+ * Writes a large file's chunks with positional writes on the thread pool,
+ * gathered into batches of about {@link WRITE_BATCH}, several in flight
+ * (order does not matter at explicit offsets), bounded to
+ * {@link MAX_WRITES_IN_FLIGHT} bytes. Returns when every byte is written.
+ */
+async function writeLargeFile(fd: number, chunks: AsyncIterable<Buffer>): Promise<void> {
+  const inflight = new Set<Promise<void>>();
+  let inflightBytes = 0;
+  let failure: Error | undefined;
+  let pos = 0;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const submit = async (): Promise<void> => {
+    const buffers = batch;
+    const bytes = batched;
+    batch = [];
+    batched = 0;
+    const tracked: Promise<void> = writeBatch(fd, buffers, pos)
+      .catch((err: unknown) => {
+        failure ??= err as Error; // fs callbacks fail with Errors
+      })
+      .finally(() => {
+        inflight.delete(tracked);
+        inflightBytes -= bytes;
+      });
+    inflight.add(tracked);
+    inflightBytes += bytes;
+    pos += bytes;
+    while (inflightBytes > MAX_WRITES_IN_FLIGHT && inflight.size > 0) await Promise.race(inflight);
+  };
+  for await (const chunk of chunks) {
+    if (failure !== undefined) break;
+    batch.push(chunk);
+    batched += chunk.length;
+    if (batched >= WRITE_BATCH) await submit();
+  }
+  if (batched > 0 && failure === undefined) await submit();
+  await Promise.all(inflight);
+  if (failure !== undefined) throw failure;
 }
 
 /**
@@ -1294,9 +1420,9 @@ export async function extractLayer(
     throw new InvalidParameterError(`extracting layer: ${dir} is not a directory`);
   }
   const ops = options?.ops ?? openSpecialFileOps();
-  const ex = new Extractor(dir, ops);
+  const ex = new Extractor(dir, ops, options?.tarSplit);
   try {
-    for await (const member of readTarEntries(tar)) {
+    for await (const member of readTarEntries(tar, options?.tarSplit)) {
       try {
         await ex.entry(member.entry, () => member.body());
       } catch (err) {

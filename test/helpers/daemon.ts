@@ -117,7 +117,11 @@ export class TestDaemon {
       this.subnetOctet = Number.isInteger(saved) && saved > 0 ? saved : await freeSubnetOctet();
       await writeFile(join(this.dir, 'subnet-octet'), String(this.subnetOctet));
     }
-    const child = spawn(process.execPath, [BERTHD, ...this.args()], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // BERTH_TEST_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemons of a test or bench.
+    const nodeArgs = (process.env.BERTH_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, BERTHD, ...this.args()], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));

@@ -1,20 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
-import { dirname, join, normalize, posix } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { normalize, posix } from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
-
-import { InvalidParameterError, NotFoundError } from '../../errors.js';
+import { InvalidParameterError, NotFoundError, SystemError } from '../../errors.js';
+import { detectCompression } from '../../storage/compression.js';
 import { chainId as chainIds, sha256Digest } from '../../storage/digest.js';
+import type { StagedLayer } from '../../storage/layers.js';
+import { TAR_END, encodeTarHeader } from '../../storage/tar-export.js';
+import { isTarHeader, readTarEntries } from '../../storage/tar-extract.js';
 import { goArch } from '../../util/platform.js';
 import { applyChanges } from './changes.js';
-import { blobCompression, uncompressedLayer, unpackBlob } from './layer-io.js';
+import { blobCompression, bufferStream, uncompressedLayer, unpackBlob } from './layer-io.js';
 import { MediaType, parseImageConfig, parseManifest, type ImageConfig } from './manifest.js';
 import { hostPlatform, selectManifest } from './platform.js';
-import { shortId, type ProgressSink } from './progress.js';
+import { ProgressThrottle, shortId, type ProgressSink } from './progress.js';
 import {
   familiarString,
   parseReference,
@@ -61,64 +61,87 @@ function layerMediaType(kind: 'gzip' | 'zstd' | 'none'): string {
       : MediaType.dockerLayer;
 }
 
-/** Registers an image from a stored config and stored layer blobs (in order). */
+/**
+ * Where one of an image's layers comes from in a load: extracted already
+ * while the archive streamed in (an uncompressed layer tar), a small tar
+ * held in memory, or a compressed blob put in the content store.
+ */
+type LayerSource =
+  | { kind: 'staged'; name: string; staged: StagedLayer }
+  | { kind: 'bytes'; name: string; bytes: Buffer; mediaType?: string | undefined }
+  | { kind: 'blob'; name: string; digest: string; size: number; mediaType?: string | undefined };
+
+/** Registers an image from a stored config and its layers' sources (bottom first). */
 async function registerImage(
   images: ImageService,
   configDigest: string,
-  layerBlobs: { digest: string; size: number; mediaType?: string }[],
+  sources: LayerSource[],
   progress: ProgressSink,
   quiet: boolean,
 ): Promise<string> {
   const config = parseImageConfig(await images.content.readBytes(configDigest));
   const diffIds = config.rootfs?.diff_ids ?? [];
-  if (diffIds.length !== layerBlobs.length) {
+  if (diffIds.length !== sources.length) {
     throw new InvalidParameterError(
-      `invalid image: ${layerBlobs.length} layers but ${diffIds.length} diff_ids in the config`,
+      `invalid image: ${sources.length} layers but ${diffIds.length} diff_ids in the config`,
     );
   }
   const chains = chainIds(diffIds);
   const layers: ImageLayer[] = [];
   let size = 0;
-  for (const [i, blob] of layerBlobs.entries()) {
+  for (const [i, source] of sources.entries()) {
     const chainId = chains[i] ?? '';
     const diffId = diffIds[i] ?? '';
-    let existing = await images.layers.get(chainId);
+    const parent = i > 0 ? chains[i - 1] : undefined;
+    let blob: ImageLayer['blob'];
     let tarSize: number | undefined;
-    if (!existing) {
-      const id = shortId(diffId);
-      const total = blob.size;
-      tarSize = (
-        await unpackBlob(
-          images.content,
-          images.layers,
-          blob.digest,
-          i > 0 ? chains[i - 1] : undefined,
-          diffId,
-          (n) => {
+    let source_ = source;
+    if (source_.kind === 'bytes' && detectCompression(source_.bytes) !== 'none') {
+      const stored = await images.content.put(source_.bytes);
+      source_ = { kind: 'blob', name: source_.name, ...stored, mediaType: source_.mediaType };
+    }
+    if (source_.kind === 'staged' && source_.staged.diffId !== diffId) {
+      throw new InvalidParameterError(
+        `invalid image: layer ${source_.name} has diff ID ${source_.staged.diffId}, the config says ${diffId}`,
+      );
+    }
+    let existing = await images.layers.get(chainId);
+    if (source_.kind === 'staged') {
+      tarSize = source_.staged.tarSize;
+      if (!existing) existing = await images.layers.commitStaged(source_.staged, parent);
+    } else if (source_.kind === 'bytes') {
+      tarSize = source_.bytes.length;
+      if (!existing) existing = await images.layers.register(bufferStream(source_.bytes), parent, diffId);
+    } else {
+      blob = {
+        digest: source_.digest,
+        size: source_.size,
+        mediaType: source_.mediaType ?? layerMediaType(await blobCompression(images.content, source_.digest)),
+      };
+      if (!existing) {
+        const id = shortId(diffId);
+        const total = source_.size;
+        tarSize = (
+          await unpackBlob(images.content, images.layers, source_.digest, parent, diffId, (n) => {
             if (!quiet) progress({ id, status: 'Loading layer', current: n, total });
-          },
-        )
-      ).tarSize;
-      existing = await images.layers.get(chainId);
+          })
+        ).tarSize;
+        existing = await images.layers.get(chainId);
+      }
     }
     size += existing?.size ?? 0;
-    layers.push({
-      diffId,
-      chainId,
-      tarSize,
-      blob: {
-        digest: blob.digest,
-        size: blob.size,
-        mediaType: blob.mediaType ?? layerMediaType(await blobCompression(images.content, blob.digest)),
-      },
-    });
+    layers.push({ diffId, chainId, tarSize, blob });
   }
   const previous = images.meta.get(configDigest);
   await images.meta.put({
     id: configDigest,
-    layers: previous?.layers.every((l, i) => l.blob?.digest === layers[i]?.blob?.digest)
-      ? previous.layers
-      : layers,
+    // An image known already (from a pull) keeps its registry blobs, for push and cross-repository mounts.
+    layers: layers.map((l, i) => {
+      const before = previous?.layers[i];
+      return before?.chainId === l.chainId
+        ? { ...before, tarSize: before.tarSize ?? l.tarSize, blob: before.blob ?? l.blob }
+        : l;
+    }),
     size,
     created: config.created ?? new Date().toISOString(),
     parent: previous?.parent,
@@ -127,87 +150,181 @@ async function registerImage(
   return configDigest;
 }
 
-/** A tar unpacked into a scratch dir: regular files only, paths kept inside, links resolved within. */
-class ScratchArchive {
-  readonly dir: string;
-  private readonly links = new Map<string, string>();
+/** Archive members up to this size are held in memory (manifests, configs, small layers). */
+const SMALL_MEMBER = 1 << 20;
 
-  private constructor(dir: string) {
-    this.dir = dir;
+/**
+ * An image archive read in one pass: small members in memory, large
+ * uncompressed tars (layers) extracted into the layer store as they
+ * arrive, other large members (compressed layers) put in the content
+ * store. Nothing is written twice and no scratch copy is made; which
+ * members are layers of which image is only known at the end (Docker puts
+ * manifest.json last), when {@link registerImage} places them.
+ */
+class StreamedArchive {
+  private readonly small = new Map<string, Buffer>();
+  private readonly staged = new Map<string, StagedLayer>();
+  private readonly blobs = new Map<string, { digest: string; size: number }>();
+  private readonly links = new Map<string, string>();
+  private readonly usedBlobs = new Set<string>();
+
+  private readonly images: ImageService;
+
+  private constructor(images: ImageService) {
+    this.images = images;
   }
 
-  static async unpack(source: Readable, scratchRoot: string): Promise<ScratchArchive> {
-    const dir = join(scratchRoot, `load-${randomBytes(8).toString('hex')}`);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const archive = new ScratchArchive(dir);
-    const extractor = tarExtract();
-    const done = new Promise<void>((resolve, reject) => {
-      extractor.on('entry', (header, stream, next) => {
-        const name = safeName(header.name);
-        if (name === undefined || header.name.endsWith('/')) {
-          stream.resume();
-          next();
-          return;
-        }
-        if (header.type === 'file' || header.type === 'contiguous-file') {
-          const target = join(dir, name);
-          mkdir(dirname(target), { recursive: true })
-            .then(() => pipeline(stream, createWriteStream(target)))
-            .then(() => next(), reject);
-          return;
-        }
-        if ((header.type === 'symlink' || header.type === 'link') && header.linkname) {
-          const base = header.type === 'symlink' ? posix.dirname(name) : '';
-          const resolved = safeName(posix.join(base, header.linkname));
-          if (resolved !== undefined) archive.links.set(name, resolved);
-        }
-        stream.resume();
-        next();
-      });
-      extractor.on('finish', resolve);
-      extractor.on('error', reject);
-      source.on('error', reject);
-    });
-    source.pipe(extractor);
+  static async read(
+    images: ImageService,
+    source: Readable,
+    progress: ProgressSink,
+    quiet: boolean,
+  ): Promise<StreamedArchive> {
+    const archive = new StreamedArchive(images);
     try {
-      await done;
+      for await (const member of readTarEntries(source)) {
+        const { entry } = member;
+        const name = safeName(entry.name);
+        if (name === undefined) continue;
+        if ((entry.type === 'symlink' || entry.type === 'link') && entry.linkname) {
+          const base = entry.type === 'symlink' ? posix.dirname(name) : '';
+          const resolved = safeName(posix.join(base, entry.linkname));
+          if (resolved !== undefined) archive.links.set(name, resolved);
+          continue;
+        }
+        if (entry.type !== 'file') continue;
+        await archive.member(name, entry.size, member.body(), progress, quiet);
+      }
     } catch (err) {
-      await archive.remove();
+      await archive.discard();
+      if (err instanceof InvalidParameterError && err.message.startsWith('invalid ')) throw err;
       throw new InvalidParameterError(`invalid archive: ${(err as Error).message}`, { cause: err });
     }
     return archive;
   }
 
-  resolve(name: string): string {
-    let current = safeName(name) ?? name;
-    for (let i = 0; i < 16 && this.links.has(current); i++) current = this.links.get(current) ?? current;
-    return join(this.dir, current);
+  private async member(
+    name: string,
+    size: number,
+    body: AsyncGenerator<Buffer>,
+    progress: ProgressSink,
+    quiet: boolean,
+  ): Promise<void> {
+    if (size <= SMALL_MEMBER) {
+      const parts: Buffer[] = [];
+      for await (const chunk of body) parts.push(chunk);
+      this.small.set(name, Buffer.concat(parts));
+      return;
+    }
+    const { head, all } = await peek(body, 512);
+    const id = shortId(/^blobs\/sha256\/([0-9a-f]{64})$/.exec(name)?.[1] ?? name.split('/')[0] ?? name);
+    const throttle = new ProgressThrottle(size);
+    let seen = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for await (const chunk of all) {
+        seen += chunk.length;
+        if (!quiet && throttle.shouldReport(seen, seen === size))
+          progress({ id, status: 'Loading layer', current: seen, total: size });
+        yield chunk;
+      }
+    }
+    if (detectCompression(head) === 'none' && isTarHeader(head)) {
+      // Synced once for all of the archive's layers, when the first is placed.
+      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { sync: false }));
+    } else {
+      const stored = await storeBlob(
+        this.images,
+        Readable.from(counted()),
+        `load-blob-${randomBytes(6).toString('hex')}`,
+      );
+      this.blobs.set(name, stored);
+    }
   }
 
-  async exists(name: string): Promise<boolean> {
-    return stat(this.resolve(name)).then(
-      (s) => s.isFile(),
-      () => false,
+  private resolve(name: string): string {
+    let current = safeName(name) ?? name;
+    for (let i = 0; i < 16 && this.links.has(current); i++) current = this.links.get(current) ?? current;
+    return current;
+  }
+
+  has(name: string): boolean {
+    const n = this.resolve(name);
+    return this.small.has(n) || this.staged.has(n) || this.blobs.has(n);
+  }
+
+  /** A small member's bytes (manifests, configs). */
+  bytes(name: string): Buffer {
+    const n = this.resolve(name);
+    const buf = this.small.get(n);
+    if (buf !== undefined) return buf;
+    throw new InvalidParameterError(
+      this.has(name)
+        ? `invalid archive: ${name} is too large for a manifest or config`
+        : `invalid archive: no ${name} in the archive`,
     );
   }
 
-  async json<T>(name: string): Promise<T> {
+  json<T>(name: string): T {
     try {
-      return JSON.parse(await readFile(this.resolve(name), 'utf8')) as T;
+      return JSON.parse(this.bytes(name).toString('utf8')) as T;
     } catch (err) {
+      if (err instanceof InvalidParameterError) throw err;
       throw new InvalidParameterError(`invalid archive: cannot read ${name}: ${(err as Error).message}`, {
         cause: err,
       });
     }
   }
 
-  stream(name: string): Readable {
-    return createReadStream(this.resolve(name));
+  /** Stores a member (a config) as a blob. */
+  async storeConfig(name: string): Promise<string> {
+    return (await this.images.content.put(this.bytes(name))).digest;
   }
 
-  async remove(): Promise<void> {
-    await rm(this.dir, { recursive: true, force: true });
+  layer(name: string, mediaType?: string): LayerSource {
+    const n = this.resolve(name);
+    const staged = this.staged.get(n);
+    if (staged !== undefined) return { kind: 'staged', name, staged };
+    const blob = this.blobs.get(n);
+    if (blob !== undefined) {
+      this.usedBlobs.add(blob.digest);
+      return { kind: 'blob', name, ...blob, mediaType };
+    }
+    const bytes = this.small.get(n);
+    if (bytes !== undefined) return { kind: 'bytes', name, bytes, mediaType };
+    throw new InvalidParameterError(`invalid archive: no layer ${name} in the archive`);
   }
+
+  /** Drops staged layers no image took, and stored blobs no image refers to. */
+  async discard(): Promise<void> {
+    for (const staged of this.staged.values()) await this.images.layers.discardStaged(staged);
+    const referenced = new Set<string>();
+    for (const r of this.images.meta.all())
+      for (const l of r.layers) if (l.blob) referenced.add(l.blob.digest);
+    for (const { digest } of this.blobs.values()) {
+      if (!referenced.has(digest)) await this.images.content.delete(digest).catch(() => false);
+    }
+  }
+}
+
+/** The first `n` bytes of a chunk stream (fewer if it is shorter), and the whole stream again. */
+async function peek(
+  body: AsyncGenerator<Buffer>,
+  n: number,
+): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  while (got < n) {
+    const r = await body.next();
+    if (r.done === true) break;
+    parts.push(r.value);
+    got += r.value.length;
+  }
+  const first = Buffer.concat(parts);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (first.length > 0) yield first;
+    yield* body;
+  }
+  return { head: first, all: all() };
 }
 
 function safeName(name: string): string | undefined {
@@ -222,38 +339,34 @@ interface SaveManifestEntry {
   Layers: string[];
 }
 
-/** POST /images/load. Reports `Loaded image: x` per tag (or `Loaded image ID: ...`). Returns the image IDs. */
+/**
+ * POST /images/load: docker-save tarballs (Docker 25+'s and the legacy
+ * form) and OCI image layouts, read in one pass. Reports `Loaded image: x`
+ * per tag (or `Loaded image ID: ...`). Returns the image IDs.
+ */
 export async function loadImages(
   images: ImageService,
   source: Readable,
-  scratchRoot: string,
   progress: ProgressSink,
   quiet: boolean,
 ): Promise<string[]> {
-  const archive = await ScratchArchive.unpack(source, scratchRoot);
+  const archive = await StreamedArchive.read(images, source, progress, quiet);
   const loaded: string[] = [];
   try {
     const found: { id: string; tags: ImageReference[] }[] = [];
-    if (await archive.exists('manifest.json')) {
-      const entries = await archive.json<SaveManifestEntry[]>('manifest.json');
+    if (archive.has('manifest.json')) {
+      const entries = archive.json<SaveManifestEntry[]>('manifest.json');
       if (!Array.isArray(entries))
         throw new InvalidParameterError('invalid archive: manifest.json is not a list');
       for (const entry of entries) {
-        const config = await storeBlob(
-          images,
-          archive.stream(entry.Config),
-          `load-config-${randomBytes(6).toString('hex')}`,
-        );
-        const blobs = [];
-        for (const layer of entry.Layers) {
-          blobs.push(
-            await storeBlob(images, archive.stream(layer), `load-layer-${randomBytes(6).toString('hex')}`),
-          );
-        }
-        const id = await registerImage(images, config.digest, blobs, progress, quiet);
+        if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers))
+          throw new InvalidParameterError('invalid archive: a manifest.json entry lacks Config or Layers');
+        const config = await archive.storeConfig(entry.Config);
+        const layers = entry.Layers.map((l) => archive.layer(l));
+        const id = await registerImage(images, config, layers, progress, quiet);
         found.push({ id, tags: (entry.RepoTags ?? []).map((t) => withDefaultTag(parseReference(t))) });
       }
-    } else if (await archive.exists('index.json')) {
+    } else if (archive.has('index.json')) {
       found.push(...(await loadOciLayout(images, archive, progress, quiet)));
     } else {
       throw new InvalidParameterError(
@@ -270,45 +383,37 @@ export async function loadImages(
       loaded.push(id);
     }
   } finally {
-    await archive.remove();
+    await archive.discard();
   }
   return loaded;
 }
 
 async function loadOciLayout(
   images: ImageService,
-  archive: ScratchArchive,
+  archive: StreamedArchive,
   progress: ProgressSink,
   quiet: boolean,
 ): Promise<{ id: string; tags: ImageReference[] }[]> {
-  const index = parseManifest(await readFile(archive.resolve('index.json')), MediaType.ociIndex);
+  const index = parseManifest(archive.bytes('index.json'), MediaType.ociIndex);
   if (index.kind !== 'index')
     throw new InvalidParameterError('invalid OCI layout: index.json is not an index');
   const out: { id: string; tags: ImageReference[] }[] = [];
   const blobPath = (digest: string): string => `blobs/${digest.replace(':', '/')}`;
   for (const desc of index.manifests) {
-    let manifest = parseManifest(await readFile(archive.resolve(blobPath(desc.digest))), desc.mediaType);
+    let manifest = parseManifest(archive.bytes(blobPath(desc.digest)), desc.mediaType);
     if (manifest.kind === 'index') {
       const chosen = selectManifest(manifest.manifests, hostPlatform());
       if (!chosen) continue;
-      manifest = parseManifest(await readFile(archive.resolve(blobPath(chosen.digest))), chosen.mediaType);
+      manifest = parseManifest(archive.bytes(blobPath(chosen.digest)), chosen.mediaType);
       if (manifest.kind !== 'manifest') continue;
     }
-    const config = await storeBlob(
-      images,
-      archive.stream(blobPath(manifest.config.digest)),
-      `load-config-${randomBytes(6).toString('hex')}`,
-    );
-    const blobs = [];
-    for (const layer of manifest.layers) {
-      const stored = await storeBlob(
-        images,
-        archive.stream(blobPath(layer.digest)),
-        `load-layer-${randomBytes(6).toString('hex')}`,
+    const config = await archive.storeConfig(blobPath(manifest.config.digest));
+    if (config !== manifest.config.digest)
+      throw new InvalidParameterError(
+        `invalid OCI layout: config ${manifest.config.digest} has digest ${config}`,
       );
-      blobs.push({ ...stored, mediaType: layer.mediaType });
-    }
-    const id = await registerImage(images, config.digest, blobs, progress, quiet);
+    const layers = manifest.layers.map((l) => archive.layer(blobPath(l.digest), l.mediaType));
+    const id = await registerImage(images, config, layers, progress, quiet);
     const name =
       desc.annotations?.['io.containerd.image.name'] ??
       desc.annotations?.['org.opencontainers.image.ref.name'];
@@ -356,23 +461,20 @@ export async function saveImages(images: ImageService, names: string[]): Promise
   }
   for (const w of wanted) {
     for (const layer of images.meta.get(w.id)?.layers ?? []) {
+      if (images.layers.hasTarSplit(layer.chainId)) continue;
       if (!layer.blob || !(await images.content.has(layer.blob.digest))) {
-        throw new NotFoundError(`layer ${layer.diffId} of image ${w.id} has no stored blob to save`);
+        throw new NotFoundError(`layer ${layer.diffId} of image ${w.id} has no stored content to save`);
       }
     }
   }
 
-  const pack = tarPack();
-  const out = new PassThrough();
-  pack.pipe(out);
-  const entry = (name: string, body: Buffer): Promise<void> =>
-    new Promise((resolve, reject) =>
-      pack.entry({ name, size: body.length, mode: 0o644, mtime: new Date(0) }, body, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+  const header = (name: string, size: number): Buffer =>
+    encodeTarHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0 });
+  const padding = (size: number): Buffer => Buffer.alloc((512 - (size % 512)) % 512);
+  const entry = (name: string, body: Buffer): Buffer =>
+    Buffer.concat([header(name, body.length), body, padding(body.length)]);
 
-  const write = async (): Promise<void> => {
+  async function* archive(): AsyncGenerator<Buffer> {
     const written = new Set<string>();
     const manifestJson: SaveManifestEntry[] = [];
     const indexEntries: unknown[] = [];
@@ -382,7 +484,7 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       if (!record) continue;
       const configBytes = await images.content.readBytes(w.id);
       if (!written.has(w.id)) {
-        await entry(`blobs/sha256/${w.id.slice(7)}`, configBytes);
+        yield entry(`blobs/sha256/${w.id.slice(7)}`, configBytes);
         written.add(w.id);
       }
       const layerNames: string[] = [];
@@ -390,17 +492,20 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       for (const layer of record.layers) {
         const name = `blobs/sha256/${layer.diffId.slice(7)}`;
         layerNames.push(name);
-        const tarSize = await layerTarSize(images, layer);
+        const { size: tarSize, open: openTar } = await layerTar(images, layer);
         layerDescs.push({ mediaType: MediaType.ociLayer, digest: layer.diffId, size: tarSize });
         if (!written.has(layer.diffId)) {
-          const tar = await uncompressedLayer(images.content, layer.blob?.digest ?? '');
-          await new Promise<void>((resolve, reject) => {
-            const sink = pack.entry({ name, size: tarSize, mode: 0o644, mtime: new Date(0) }, (err) =>
-              err ? reject(err) : resolve(),
-            );
-            tar.on('error', reject);
-            tar.pipe(sink);
-          });
+          yield header(name, tarSize);
+          let sent = 0;
+          for await (const chunk of await openTar()) {
+            sent += (chunk as Buffer).length;
+            if (sent > tarSize) break;
+            yield chunk as Buffer;
+          }
+          if (sent !== tarSize) {
+            throw new SystemError(`layer ${layer.diffId} is ${sent} bytes, not the ${tarSize} recorded`);
+          }
+          yield padding(tarSize);
           written.add(layer.diffId);
         }
       }
@@ -414,7 +519,7 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       );
       const manifestDigest = sha256Digest(manifest);
       if (!written.has(manifestDigest)) {
-        await entry(`blobs/sha256/${manifestDigest.slice(7)}`, manifest);
+        yield entry(`blobs/sha256/${manifestDigest.slice(7)}`, manifest);
         written.add(manifestDigest);
       }
       const descriptor = { mediaType: MediaType.ociManifest, digest: manifestDigest, size: manifest.length };
@@ -440,20 +545,37 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       });
       await images.publish(w.id, 'save', w.id);
     }
-    await entry(
+    yield entry(
       'index.json',
       Buffer.from(
         JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: indexEntries }),
       ),
     );
-    await entry('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
-    await entry('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+    yield entry('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
+    yield entry('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
     if (Object.keys(repositories).length > 0)
-      await entry('repositories', Buffer.from(JSON.stringify(repositories)));
-    pack.finalize();
+      yield entry('repositories', Buffer.from(JSON.stringify(repositories)));
+    yield TAR_END;
+  }
+  return Readable.from(archive(), { objectMode: false });
+}
+
+/**
+ * A layer's uncompressed tar for save: rebuilt from the layer store (its
+ * files and tar-split) when it can be, else read from the stored blob.
+ */
+async function layerTar(
+  images: ImageService,
+  layer: ImageLayer,
+): Promise<{ size: number; open: () => Promise<Readable> }> {
+  if (images.layers.hasTarSplit(layer.chainId)) {
+    const exact = await images.layers.tarStream(layer.chainId);
+    if (exact !== undefined) return { size: exact.size, open: () => Promise.resolve(exact.stream) };
+  }
+  return {
+    size: await layerTarSize(images, layer),
+    open: () => uncompressedLayer(images.content, layer.blob?.digest ?? ''),
   };
-  write().catch((err: unknown) => out.destroy(err as Error));
-  return out;
 }
 
 /** The byte length of a layer's uncompressed tar: recorded at unpack, else counted once and recorded. */

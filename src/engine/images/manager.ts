@@ -31,16 +31,14 @@ export interface RegistrySettings {
  * with that request's credentials (X-Registry-Auth).
  *
  * On disk: `<data-root>/image/` holds `content/` (ContentStore), `layers/`
- * (LayerStore), `images/` + `repositories.json` (ImageMetadataStore) and
- * `tmp/` (scratch space for archives, emptied at start).
+ * (LayerStore), `images/` + `repositories.json` (ImageMetadataStore). Loads
+ * stream straight into the stores (no scratch copy).
  */
 export class ImageManager {
   readonly service: ImageService;
-  private readonly root: string;
   private readonly settings: RegistrySettings;
 
-  private constructor(root: string, service: ImageService, settings: RegistrySettings) {
-    this.root = root;
+  private constructor(service: ImageService, settings: RegistrySettings) {
     this.service = service;
     this.settings = settings;
   }
@@ -53,8 +51,7 @@ export class ImageManager {
   ): Promise<ImageManager> {
     const root = join(dataRoot, 'image');
     await mkdir(root, { recursive: true, mode: 0o700 });
-    await rm(join(root, 'tmp'), { recursive: true, force: true });
-    await mkdir(join(root, 'tmp'), { recursive: true, mode: 0o700 });
+    await rm(join(root, 'tmp'), { recursive: true, force: true }); // scratch space of older versions
     const content = await LocalContentStore.open(join(root, 'content'));
     await content.cleanupIngests(24 * 3600 * 1000);
     // Only pulls resume (their refs name the digest); partial loads, imports and conversions never
@@ -69,7 +66,7 @@ export class ImageManager {
     const layers = await LayerStore.open(join(root, 'layers'));
     const meta = await ImageMetadataStore.open(root);
     const service = new ImageService({ meta, content, layers, events, logger });
-    return new ImageManager(root, service, settings);
+    return new ImageManager(service, settings);
   }
 
   registry(auth: AuthConfig | undefined): RegistryClient {
@@ -151,7 +148,7 @@ export class ImageManager {
   }
 
   load(source: Readable, quiet: boolean, progress: ProgressSink): Promise<string[]> {
-    return loadImages(this.service, source, join(this.root, 'tmp'), progress, quiet);
+    return loadImages(this.service, source, progress, quiet);
   }
 
   /** GET /distribution/{name}/json: what the registry has for a reference, without pulling. */

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -167,10 +168,15 @@ async function ensureCompressedBlob(
   layer: ImageLayer,
 ): Promise<{ digest: string; mediaType: string; size: number }> {
   const blob = layer.blob;
-  if (!blob || !(await images.content.has(blob.digest))) {
-    throw new NotFoundError(`layer ${layer.diffId} has no stored content to push`);
+  let tar: Readable | undefined;
+  if (blob && (await images.content.has(blob.digest))) {
+    if ((await blobCompression(images.content, blob.digest)) !== 'none') return blob;
+    tar = await uncompressedLayer(images.content, blob.digest);
+  } else if (images.layers.hasTarSplit(layer.chainId)) {
+    // A loaded layer: its exact tar is rebuilt from the layer store.
+    tar = (await images.layers.tarStream(layer.chainId))?.stream;
   }
-  if ((await blobCompression(images.content, blob.digest)) !== 'none') return blob;
+  if (tar === undefined) throw new NotFoundError(`layer ${layer.diffId} has no stored content to push`);
   const writer = await images.content.writer(`gzip-${randomBytes(8).toString('hex')}`);
   const { createHash } = await import('node:crypto');
   const hash = createHash('sha256');
@@ -181,7 +187,7 @@ async function ensureCompressedBlob(
     size += chunk.length;
   });
   try {
-    await pipeline(await uncompressedLayer(images.content, blob.digest), gz, writer.stream());
+    await pipeline(tar, gz, writer.stream());
     const digest = `sha256:${hash.digest('hex')}`;
     await writer.commit(digest, size);
     return { digest, size, mediaType: MediaType.dockerLayerGzip };
