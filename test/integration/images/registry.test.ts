@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +14,7 @@ import {
   busyboxImage,
   busyboxRootfsLayer,
   layerTar,
+  readTarMap,
   type FixtureImage,
 } from '../../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
@@ -77,6 +79,27 @@ describe('pull and push with a real registry', () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /Status: Image is up to date for/);
     assert.doesNotMatch(res.stdout, /Downloading/);
+  });
+
+  it('docker save of a pulled image rebuilds each layer tar exactly from the unpacked layer', async () => {
+    const out = join(home, 'pulled.tar');
+    const saved = await docker(daemon.host, ['save', '-o', out, `${registry.host}/team/app:v1`]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const entries = await readTarMap(await readFile(out));
+    const manifest = JSON.parse(entries.get('manifest.json')?.data?.toString() ?? '[]') as {
+      Layers: string[];
+    }[];
+    assert.equal(manifest[0]?.Layers.length, image.layers.length);
+    for (const [i, layer] of image.layers.entries()) {
+      const data = entries.get(manifest[0]?.Layers[i] ?? '')?.data;
+      assert.ok(data?.equals(layer.uncompressed), `layer ${i} is the original uncompressed tar`);
+      assert.equal(
+        `sha256:${createHash('sha256')
+          .update(data ?? '')
+          .digest('hex')}`,
+        layer.diffId,
+      );
+    }
   });
 
   it('pulls by digest', async () => {
