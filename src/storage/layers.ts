@@ -80,7 +80,8 @@ export class StagedLayer {
   readonly size: number;
   /** @internal chain ID it was placed as */ placedAs: string | undefined;
   /** @internal */ discarded = false;
-  /** @internal its files are on disk (synced, or the store does not sync) */ synced = false;
+  /** @internal resolves once its files are on disk (rejects if syncing failed) */
+  durable: Promise<void> = Promise.resolve();
 
   constructor(tmp: string, diffId: string, tarSize: number, size: number) {
     this.tmp = tmp;
@@ -216,8 +217,6 @@ export class LayerStore {
   private readonly sync: boolean;
   private readonly ops: SpecialFileOps | undefined;
   private readonly layers = new Map<string, LayerInfo>();
-  /** Layers staged with `sync: false` and not made durable yet. */
-  private readonly unsynced = new Set<StagedLayer>();
   /** Registrations in flight by expected chain ID, so concurrent pulls of one layer extract it once. */
   private readonly inflight = new Map<string, Promise<LayerInfo>>();
   /** Serialises changes to the set of layers (commit, remove, gc). */
@@ -365,7 +364,7 @@ export class LayerStore {
   async stage(
     tar: Readable | AsyncIterable<unknown>,
     expectedDiffId?: string,
-    options: { sync?: boolean } = {},
+    options: { syncInBackground?: boolean } = {},
   ): Promise<StagedLayer> {
     if (expectedDiffId !== undefined) parseDigestString(expectedDiffId);
     const tmp = join(this.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
@@ -392,9 +391,16 @@ export class LayerStore {
       }
       await writeFile(join(tmp, TAR_SPLIT_FILE), split.encode(), { mode: 0o600 });
       const staged = new StagedLayer(tmp, diffId, tarSize, size);
-      if (this.sync && options.sync !== false) await execFileAsync('sync', ['-f', tmp]);
-      else if (this.sync) this.unsynced.add(staged);
-      else staged.synced = true;
+      if (this.sync) {
+        const syncing = execFileAsync('sync', ['-f', tmp]).then(() => undefined);
+        if (options.syncInBackground === true) {
+          // Flushes this layer while the next one streams in; commitStaged waits for it.
+          syncing.catch(() => undefined);
+          staged.durable = syncing;
+        } else {
+          await syncing;
+        }
+      }
       return staged;
     } catch (err) {
       counter.abandon();
@@ -422,7 +428,7 @@ export class LayerStore {
       return this.register(source.stream, parent, staged.diffId);
     }
     if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
-    if (!staged.synced) await this.syncStaged();
+    await staged.durable;
     try {
       const info = await this.exclusive(() =>
         this.commit(staged.tmp, chainId, staged.diffId, parent, staged.size),
@@ -435,25 +441,10 @@ export class LayerStore {
     }
   }
 
-  /**
-   * Makes every layer staged with `sync: false` durable with one syncfs
-   * (cheaper than one per layer when an archive brings several).
-   */
-  async syncStaged(): Promise<void> {
-    const pending = [...this.unsynced];
-    if (pending.length === 0) return;
-    await execFileAsync('sync', ['-f', this.layersDir]);
-    for (const staged of pending) {
-      staged.synced = true;
-      this.unsynced.delete(staged);
-    }
-  }
-
   /** Drops a staged layer that was not (or no longer needs to be) placed. */
   async discardStaged(staged: StagedLayer): Promise<void> {
     if (staged.discarded || staged.placedAs !== undefined) return;
     staged.discarded = true;
-    this.unsynced.delete(staged);
     await removeTree(staged.tmp);
   }
 

@@ -229,8 +229,8 @@ class StreamedArchive {
       }
     }
     if (detectCompression(head) === 'none' && isTarHeader(head)) {
-      // Synced once for all of the archive's layers, when the first is placed.
-      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { sync: false }));
+      // Flushed to disk while the rest of the archive streams in.
+      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { syncInBackground: true }));
     } else {
       const stored = await storeBlob(
         this.images,
