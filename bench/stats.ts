@@ -121,7 +121,7 @@ async function oneOff(api: Api, host: string, ids: string[], cgroupParent: strin
     'docker stats --no-stream': [],
     'berth ps -q': [],
     'berth stats --no-stream': [],
-    'berth --version (no daemon)': [],
+    'berth ps --help (no daemon)': [],
     'node -e 0': [],
   };
   const rows: Record<string, number> = {};
@@ -130,7 +130,7 @@ async function oneOff(api: Api, host: string, ids: string[], cgroupParent: strin
     ['docker stats --no-stream', () => docker(host, ['stats', '--no-stream'])],
     ['berth ps -q', () => berth(host, ['ps', '-q'])],
     ['berth stats --no-stream', () => berth(host, ['stats', '--no-stream'])],
-    ['berth --version (no daemon)', () => berth(host, ['--version'])],
+    ['berth ps --help (no daemon)', () => berth(host, ['ps', '--help'])],
     ['node -e 0', () => run(process.execPath, ['-e', '0'])],
   ];
   for (let i = 0; i < RUNS + 1; i++) {
@@ -200,9 +200,10 @@ async function oneOff(api: Api, host: string, ids: string[], cgroupParent: strin
   );
   console.log(`  berth stats − berth ps   = ${ms(bStats - bPs)} (berth's CLI does not wait for a tick)`);
   const nodeFloor = median(runs['node -e 0'] ?? []);
-  const berthVersion = median(runs['berth --version (no daemon)'] ?? []);
+  // The CLI loads the modules of the command it runs (src/cli/commands/lazy.ts): `ps --help` loads ps's and stops.
+  const berthHelp = median(runs['berth ps --help (no daemon)'] ?? []);
   console.log(
-    `  berth's fixed cost: node start ${ms(nodeFloor)} + loading the CLI's modules ${ms(berthVersion - nodeFloor)} (berth --version − node -e 0) + one request (berth ps − berth --version ${ms(bPs - berthVersion)})`,
+    `  berth's fixed cost: node start ${ms(nodeFloor)} + loading ps's modules ${ms(berthHelp - nodeFloor)} (berth ps --help − node -e 0) + the requests (berth ps − berth ps --help ${ms(bPs - berthHelp)})`,
   );
   console.log(`  docker stats output, first lines:\n${sample.replace(/^/gm, '    ')}`);
   console.log(

@@ -2,16 +2,7 @@ import { Command, CommanderError } from 'commander';
 
 import { ApiError, DaemonUnreachableError } from '../client/client.js';
 import { buildStamp } from '../build-info.js';
-import { registerContainerCommands } from './commands/containers/index.js';
-import { registerEvents } from './commands/events.js';
-import { registerImageCommands } from './commands/images/index.js';
-import { registerInfo } from './commands/info.js';
-import { registerNetworkCommands } from './commands/networks/index.js';
-import { registerStats } from './commands/stats.js';
-import { registerSystemDf } from './commands/system/df.js';
-import { registerSystemPrune } from './commands/system/prune.js';
-import { registerVersion } from './commands/version.js';
-import { registerVolumeCommands } from './commands/volumes/index.js';
+import { registerFor } from './commands/lazy.js';
 import { CliError, createContext } from './context.js';
 
 /**
@@ -36,20 +27,11 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .showHelpAfterError();
 
+  // Global flags go before the command, as docker's do (run, create and exec
+  // also stop parsing their own flags at the image or container).
+  program.enablePositionalOptions();
   const ctx = createContext(() => program.opts<{ host?: string }>().host);
-  registerVersion(program, ctx);
-  registerInfo(program, ctx);
-  registerEvents(program, ctx);
-  registerImageCommands(program, ctx);
-  registerContainerCommands(program, ctx);
-  registerStats(program, ctx);
-  registerVolumeCommands(program, ctx);
-  registerNetworkCommands(program, ctx);
-  const system = program.command('system').description('Manage berth');
-  registerInfo(system, ctx);
-  registerEvents(system, ctx);
-  registerSystemDf(system, ctx);
-  registerSystemPrune(system, ctx);
+  await registerFor(program, ctx, argv);
 
   try {
     await program.parseAsync(argv);

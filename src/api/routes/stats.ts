@@ -37,12 +37,12 @@ import { queryBool, queryInt, sendJson, sendRawJson } from '../respond.js';
 import type { RequestContext, Route } from '../router.js';
 import { JsonLinesStream } from '../streams/json-lines.js';
 import { atLeast } from '../version.js';
-import { statsJson } from '../wire/stats.js';
+import { statsJson, statsLine } from '../wire/stats.js';
 
 /** What the stats routes use of the engine's StatsService. */
 export interface StatsBackend {
   snapshot(id: string, options: { previous: boolean }): Promise<StatsView | undefined>;
-  watch(id: string, signal?: AbortSignal): AsyncGenerator<StatsView, void, undefined>;
+  stream(id: string, onView: (view: StatsView) => void, signal?: AbortSignal): Promise<void>;
   history(id: string, sinceMs?: number): StatsHistory | undefined;
 }
 
@@ -72,13 +72,11 @@ async function getStats(service: StatsBackend, lookup: ContainerLookup, ctx: Req
   const out = new JsonLinesStream(ctx.res, ctx.signal);
   // dockerd sets no Content-Type on the stream; Go's sniffing makes it this.
   out.open('text/plain; charset=utf-8');
-  const views = service.watch(id, ctx.signal);
   try {
-    for await (const view of views) {
-      if (!(await out.writeRaw(statsJson(view)))) break;
-    }
+    // Each view is encoded once for all the container's streams and written
+    // from the sampler's tick; a client that does not keep up skips views.
+    await service.stream(id, (view) => out.offer(statsLine(view)), ctx.signal);
   } finally {
-    await views.return(undefined);
     out.end();
   }
 }

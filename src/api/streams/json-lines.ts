@@ -9,6 +9,11 @@ import type { ServerResponse } from 'node:http';
 export class JsonLinesStream {
   private closed = false;
 
+  /** Set from a write the socket did not take at once until it drains (see offer). */
+  private draining = false;
+
+  private latest: Buffer | undefined;
+
   private readonly res: ServerResponse;
 
   private readonly signal: AbortSignal;
@@ -41,6 +46,30 @@ export class JsonLinesStream {
       this.res.once('drain', onDrain);
       this.res.once('close', onClose);
       this.signal.addEventListener('abort', onClose, { once: true });
+    });
+  }
+
+  /**
+   * Writes one message (a whole line, as bytes) without waiting, for streams
+   * of snapshots where only the newest matters (stats): while the client is
+   * not keeping up (the socket has not drained since a write), only the
+   * newest message offered is kept, and it goes out at the next drain.
+   * `payload` may be shared with other streams; it is not copied or changed.
+   */
+  offer(payload: Buffer): void {
+    // No signal check: a stats stream stops offering once the signal aborts.
+    if (this.closed || this.res.destroyed) return;
+    if (this.draining) {
+      this.latest = payload;
+      return;
+    }
+    if (this.res.write(payload)) return;
+    this.draining = true;
+    this.res.once('drain', () => {
+      this.draining = false;
+      const latest = this.latest;
+      this.latest = undefined;
+      if (latest) this.offer(latest);
     });
   }
 

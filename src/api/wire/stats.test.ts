@@ -11,7 +11,7 @@ import {
   readSystemCpu,
 } from '../../engine/stats/cgroup.js';
 import type { StatsSample, StatsView } from '../../engine/stats/types.js';
-import { goJsonString, goTimeJson, statsJson, type StatsResponse } from './stats.js';
+import { goJsonString, goTimeJson, statsJson, statsLine, type StatsResponse } from './stats.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/cgroups/', import.meta.url));
 const V1_ID = '4f1c2b3a5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70a';
@@ -137,5 +137,18 @@ describe('stats wire form', () => {
     const sample = { ...fixtureSample('v2', V2_ID, 4242, 1n), networks: null };
     const parsed = JSON.parse(statsJson({ id: V2_ID, name: '/db', sample, previous: undefined })) as object;
     assert.equal('networks' in parsed, false);
+  });
+
+  it('encodes a streamed view once: the same line buffer for every stream', () => {
+    const view = {
+      id: V2_ID,
+      name: '/db',
+      sample: fixtureSample('v2', V2_ID, 4242, 1n),
+      previous: undefined,
+    };
+    const line = statsLine(view);
+    assert.equal(line.toString(), statsJson(view) + '\n');
+    assert.equal(statsLine(view), line);
+    assert.notEqual(statsLine({ ...view }), line);
   });
 });

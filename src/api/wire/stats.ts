@@ -204,23 +204,29 @@ function networkJson(n: NetworkStats): string {
   ]);
 }
 
+/** Encoded views: one sample goes to every stream watching the container, so it is encoded once. */
+const lines = new WeakMap<StatsView, Buffer>();
+
+/**
+ * One streamed stats object as bytes: {@link statsJson} and the newline,
+ * encoded once per view and the same Buffer for every stream of the
+ * container (callers must not change it).
+ */
+export function statsLine(view: StatsView): Buffer {
+  let line = lines.get(view);
+  if (line === undefined) {
+    line = Buffer.from(statsJson(view) + '\n');
+    lines.set(view, line);
+  }
+  return line;
+}
+
 /**
  * One stats object as Docker's JSON text (without the trailing newline). A
  * view without a sample (the container does not run) gives Docker's zero
  * stats: zero times, zero counters, `null` blkio lists, and name and ID.
  */
-/** Encoded views: one sample goes to every stream watching the container, so it is encoded once. */
-const encoded = new WeakMap<StatsView, string>();
-
 export function statsJson(view: StatsView): string {
-  const cached = encoded.get(view);
-  if (cached !== undefined) return cached;
-  const json = encodeStats(view);
-  encoded.set(view, json);
-  return json;
-}
-
-function encodeStats(view: StatsView): string {
   const s = view.sample;
   const pids = s?.pids_stats;
   const networks = s?.networks;

@@ -19,6 +19,7 @@ import type {
   Mount,
 } from '../../api/types/index.js';
 import { parseGoDuration } from './duration.js';
+import { ContainerFlagError } from './flag-error.js';
 import { listFlag, listOfFlag, valueFlag } from './flags.js';
 import {
   kvStringsToMap,
@@ -63,6 +64,7 @@ import {
   type NetworkAttachment,
 } from './network.js';
 import { memSwapBytes, parseCpus, parseInt64, parseUint16, ramInBytes } from './units.js';
+export { ContainerFlagError };
 
 /** The values of the container flags as commander collects them. */
 export interface ContainerFlags {
@@ -311,14 +313,6 @@ export function addContainerFlags(cmd: Command): Command {
   list('--annotation <annotation>', 'add an annotation to the container (passed through to the OCI runtime)');
   hidden('--kernel-memory <bytes>', valueFlag('--kernel-memory', ramInBytes));
   return cmd;
-}
-
-/** A failure of parse(): printed as `berth: <message>` plus the help hint, status 125. */
-export class ContainerFlagError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ContainerFlagError';
-  }
 }
 
 const nonEmpty = <T>(values: readonly T[] | undefined): values is readonly T[] =>

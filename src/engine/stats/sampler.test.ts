@@ -210,6 +210,60 @@ describe('StatsService', () => {
     assert.equal(stats.counts().hot, 0, 'nobody left and no linger: sampling stops');
   });
 
+  it('hands every stream of a container the same view objects from one tick, until the container is removed', async () => {
+    const stats = service({ intervalMs: 20, lingerMs: 0, warmupMs: 5, sleep: (ms) => delay(ms) });
+    const a: StatsView[] = [];
+    const b: StatsView[] = [];
+    const controller = new AbortController();
+    const streamA = stats.stream(ID, (v) => a.push(v), controller.signal);
+    const streamB = stats.stream(ID, (v) => {
+      b.push(v);
+      if (b.length === 4) target = undefined;
+    });
+    await streamB;
+    assert.ok(b.length >= 4, 'first view, then one per interval');
+    for (let i = 1; i < b.length; i++) {
+      const [prev, cur] = [b[i - 1], b[i]];
+      assert.ok(prev?.sample && cur?.sample && cur.previous);
+      assert.ok(cur.sample.read > cur.previous.read);
+      // From tick to tick, the sample before; the first view is a snapshot of its own.
+      if (i >= 2) assert.equal(cur.previous.read, prev.sample.read);
+    }
+    // Past their (separate) first views, both streams got the very same tick views.
+    const ticksA = new Set(a.slice(1));
+    assert.ok(b.slice(1).filter((v) => ticksA.has(v)).length >= 2);
+    await streamA;
+    assert.equal(stats.counts().tracked, 0);
+  });
+
+  it('ends a stream on abort, and only the stream whose callback throws', async () => {
+    const stats = service({ intervalMs: 15, lingerMs: 0, warmupMs: 5, sleep: (ms) => delay(ms) });
+    const controller = new AbortController();
+    let aborted = 0;
+    let kept = 0;
+    const failing = stats.stream(ID, () => {
+      throw new Error('client gone');
+    });
+    const stopped = stats.stream(
+      ID,
+      () => {
+        if (++aborted === 2) controller.abort();
+      },
+      controller.signal,
+    );
+    const survivor = stats.stream(ID, () => void kept++);
+    await assert.rejects(failing, { message: 'client gone' });
+    await stopped;
+    assert.equal(aborted, 2);
+    const before = kept;
+    await delay(60);
+    assert.ok(kept > before, 'the other stream goes on');
+    assert.equal(stats.counts().hot, 1);
+    target = undefined;
+    await survivor;
+    assert.equal(await stats.stream(ID, () => assert.fail('no such container')), undefined);
+  });
+
   it('streams zeros while the container is stopped and real numbers once it runs again', async () => {
     const stats = service({ intervalMs: 15, warmupMs: 5, sleep: (ms) => delay(ms) });
     target = { ...running(), running: false, pid: 0 };

@@ -119,8 +119,14 @@ class History {
   }
 }
 
+/** What a tick hands its view to: one per open stream of the container. */
+interface Subscriber {
+  push(view: StatsView): void;
+  end(): void;
+}
+
 /** A stream's mailbox: only the newest view is kept, so a slow reader skips samples instead of queueing them. */
-class Subscription {
+class Subscription implements Subscriber {
   private pending: StatsView | undefined;
   private ended = false;
   private wake: (() => void) | undefined;
@@ -154,6 +160,64 @@ class Subscription {
   }
 }
 
+/**
+ * A stream handed to a callback ({@link StatsService.stream}): each view is
+ * passed on in the tick that sampled it, with no promise or queue per view.
+ * Views sampled before the first one was passed on are held back (the
+ * newest only) until then.
+ */
+class Listener implements Subscriber {
+  /** Settles when the stream ends. */
+  readonly ended: Promise<void>;
+  /** What `onView` threw, which ended the stream. */
+  failure: { error: unknown } | undefined;
+  private readonly onView: (view: StatsView) => void;
+  private live = false;
+  private done = false;
+  private held: StatsView | undefined;
+  private resolveEnded: () => void = () => undefined;
+
+  constructor(onView: (view: StatsView) => void) {
+    this.onView = onView;
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  get isEnded(): boolean {
+    return this.done;
+  }
+
+  /** Passes on the first view, then any held back, and every later one as it comes. */
+  start(first: StatsView): void {
+    this.deliver(first);
+    this.live = true;
+    const held = this.held;
+    this.held = undefined;
+    if (held) this.deliver(held);
+  }
+
+  push(view: StatsView): void {
+    if (this.live) this.deliver(view);
+    else this.held = view;
+  }
+
+  end(): void {
+    this.done = true;
+    this.live = false;
+    this.resolveEnded();
+  }
+
+  private deliver(view: StatsView): void {
+    if (this.done) return;
+    try {
+      this.onView(view);
+    } catch (error) {
+      // One failing stream must not stop the tick that feeds the others.
+      this.failure = { error };
+      this.end();
+    }
+  }
+}
+
 /** What the sampler holds for one container. */
 class Tracked {
   readonly id: string;
@@ -169,7 +233,7 @@ class Tracked {
   lingerUntil = 0;
   /** Set while the container is sampled every interval (watched or lingering). */
   timer: NodeJS.Timeout | undefined;
-  readonly subscribers = new Set<Subscription>();
+  readonly subscribers = new Set<Subscriber>();
 
   constructor(target: StatsTarget, historyCapacity: number) {
     this.id = target.id;
@@ -330,6 +394,43 @@ export class StatsService {
     } finally {
       entry.watchers--;
       entry.subscribers.delete(sub);
+      entry.lingerUntil = Date.now() + this.lingerMs;
+      if (entry.watchers === 0) entry.timer?.unref();
+    }
+  }
+
+  /**
+   * A stats stream (`stream=true`) handed to `onView`: a first view at once
+   * (as {@link snapshot}), then one per interval, passed on synchronously by
+   * the tick that sampled it. Every stream of a container gets the same view
+   * object, so what a caller derives from it (its encoding) can be computed
+   * once per view. Resolves when the container is removed, `signal` aborts or
+   * the service closes; rejects with what `onView` threw, if it threw.
+   * {@link watch} is the same as an async iterator; this costs no promise per
+   * view, which matters with many streams.
+   */
+  async stream(id: string, onView: (view: StatsView) => void, signal?: AbortSignal): Promise<void> {
+    const target = this.lookup(id);
+    if (!target || this.closed || signal?.aborted === true) return;
+    const entry = this.track(target);
+    const listener = new Listener(onView);
+    const onAbort = (): void => listener.end();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    entry.watchers++;
+    entry.subscribers.add(listener);
+    try {
+      const first = await this.snapshot(id);
+      if (!first || listener.isEnded) return;
+      this.ensureTimer(entry);
+      // A stream waiting for its next sample keeps the process alive; a lingering sampler does not.
+      entry.timer?.ref();
+      listener.start(first);
+      await listener.ended;
+      if (listener.failure) throw listener.failure.error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      entry.watchers--;
+      entry.subscribers.delete(listener);
       entry.lingerUntil = Date.now() + this.lingerMs;
       if (entry.watchers === 0) entry.timer?.unref();
     }

@@ -9,7 +9,7 @@ import { ApiError, DaemonUnreachableError, type BerthClient } from '../../../cli
 import { InvalidArgumentError, killContainer } from '../../../client/containers.js';
 import { ResponseHeadError, StdcopyError } from '../../../client/hijack.js';
 import { CliError, type CliContext } from '../../context.js';
-import { ContainerFlagError } from '../../opts/container.js';
+import { ContainerFlagError } from '../../opts/flag-error.js';
 import { isTerminal, terminalSize, watchTerminalSize, type TerminalSize } from '../../terminal.js';
 import { errorText, readDockerConfig, runCommand } from '../images/common.js';
 
