@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { BERTHD, TestDaemon } from '../../helpers/daemon.js';
 import { api } from '../../helpers/http.js';
 import { run } from '../../helpers/cli.js';
+import { waitFor } from '../../helpers/poll.js';
 
 const exists = (path: string): Promise<boolean> =>
   access(path).then(
@@ -103,17 +104,21 @@ describe('daemon lifecycle', () => {
     await daemon.stop('SIGTERM');
     const multi = await TestDaemon.start({ dir: daemon.dir, args: ['-H', `unix://${extra}`] });
     daemon = multi;
-    assert.equal((await api(extra, 'GET', '/_ping')).status, 200);
+    // start() waits for the first socket; the others are bound right after it.
+    await waitFor(async () => (await api(extra, 'GET', '/_ping').catch(() => undefined))?.status === 200, {
+      timeoutMs: 10_000,
+      what: 'the extra socket to answer',
+    });
     assert.equal((await api(daemon.socket, 'GET', '/_ping')).status, 200);
   });
 
   it('shuts down gracefully on SIGTERM: open streams end, sockets, pid file and lock go', async () => {
-    const stream = awaitRequest(daemon.socket, '/events');
-    await new Promise((r) => setTimeout(r, 200));
+    const { connected, ended } = awaitRequest(daemon.socket, '/events');
+    await connected;
     const started = Date.now();
     assert.equal(await daemon.stop('SIGTERM'), 0);
     assert.ok(Date.now() - started < 10_000);
-    await stream;
+    await ended;
     assert.equal(await exists(daemon.socket), false);
     assert.equal(await exists(daemon.pidfile), false);
     assert.equal(await exists(join(daemon.dataRoot, 'berthd.lock')), false);
@@ -132,7 +137,6 @@ describe('daemon lifecycle', () => {
   it('reloads its configuration file on SIGHUP', async () => {
     await writeFile(join(daemon.dir, 'daemon.json'), '{"labels": ["tier=test"]}');
     daemon.signal('SIGHUP');
-    const { waitFor } = await import('../../helpers/poll.js');
     await waitFor(async () => {
       const info = JSON.parse((await api(daemon.socket, 'GET', '/info')).body) as { Labels: string[] };
       return info.Labels.includes('tier=test');
@@ -141,15 +145,25 @@ describe('daemon lifecycle', () => {
   });
 });
 
-/** A streaming GET whose body is returned when the server ends it. */
-function awaitRequest(socketPath: string, path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [
-      '-e',
-      `require('http').get({socketPath:${JSON.stringify(socketPath)},path:${JSON.stringify(path)}},r=>{r.on('data',()=>{});r.on('end',()=>process.exit(0))}).on('error',()=>process.exit(3))`,
-    ]);
+/**
+ * A streaming GET from another process: `connected` once the response has
+ * started (the daemon holds the stream), `ended` when the server ends it.
+ */
+function awaitRequest(socketPath: string, path: string): { connected: Promise<void>; ended: Promise<void> } {
+  const child = spawn(process.execPath, [
+    '-e',
+    `require('http').get({socketPath:${JSON.stringify(socketPath)},path:${JSON.stringify(path)}},r=>{process.stdout.write('connected\\n');r.on('data',()=>{});r.on('end',()=>process.exit(0))}).on('error',()=>process.exit(3))`,
+  ]);
+  const ended = new Promise<void>((resolve, reject) =>
     child.once('exit', (code) =>
-      code === 0 ? resolve('ended') : reject(new Error(`stream client exited ${code}`)),
-    );
+      code === 0 ? resolve() : reject(new Error(`stream client exited ${code}`)),
+    ),
+  );
+  const connected = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('connected')) resolve();
+    });
+    ended.then(() => reject(new Error('stream ended before it started')), reject);
   });
+  return { connected, ended };
 }
