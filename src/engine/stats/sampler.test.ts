@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -36,12 +36,18 @@ class FakeHost {
   async advance(cpuNs: bigint, ticks: bigint): Promise<void> {
     this.usage += cpuNs;
     this.userTicks += ticks;
-    await writeFile(join(this.cgroupRoot, 'cpuacct/berth', ID, 'cpuacct.usage'), `${this.usage}\n`);
+    // Replaced atomically, as the kernel's files never read half-written: a sampler may be reading.
+    await replaceFile(join(this.cgroupRoot, 'cpuacct/berth', ID, 'cpuacct.usage'), `${this.usage}\n`);
     const statPath = join(this.procRoot, 'stat');
     const lines = (await readFile(statPath, 'utf8')).split('\n');
     lines[0] = `cpu  ${this.userTicks} 0 41263 339538 2308 0 737 51 0 0`;
-    await writeFile(statPath, lines.join('\n'));
+    await replaceFile(statPath, lines.join('\n'));
   }
+}
+
+async function replaceFile(path: string, text: string): Promise<void> {
+  await writeFile(`${path}.new`, text);
+  await rename(`${path}.new`, path);
 }
 
 describe('StatsService', () => {
