@@ -124,15 +124,18 @@ interface DigestResult {
 }
 
 /** Bytes gathered per message to the digest worker. */
-const BATCH_BYTES = 1024 * 1024;
+const BATCH_BYTES = 2 * 1024 * 1024;
+/** Batch buffers the worker hands back for reuse, at most (fresh memory costs page faults). */
+const POOL_SIZE = 6;
 
 /**
  * sha256 computed on a worker thread, so that hashing a large layer runs on
  * another core while the main thread moves its bytes. One worker is shared
  * by every digest in the process; it is started on first use and keeps the
- * process alive only while a digest is pending. `update` posts a copy of
- * the chunk (the caller keeps its buffer); `digest()` resolves once the
- * worker has hashed everything.
+ * process alive only while a digest is pending. `update` copies the chunk
+ * into a batch buffer (the caller keeps its own); full batches are
+ * transferred to the worker, which hands the buffers back for reuse.
+ * `digest()` resolves once the worker has hashed everything.
  */
 export class OffThreadDigest {
   private static worker: Worker | undefined;
@@ -141,17 +144,21 @@ export class OffThreadDigest {
     number,
     { resolve: (r: DigestResult) => void; reject: (e: Error) => void }
   >();
+  private static readonly free: ArrayBuffer[] = [];
   private readonly id = OffThreadDigest.nextId++;
   private ended = false;
-  /** Not zero-filled: only the first `batched` bytes are ever sent. */
-  private batch: Uint8Array = Buffer.allocUnsafeSlow(BATCH_BYTES);
+  private batch: Uint8Array | undefined;
   private batched = 0;
 
   private static shared(): Worker {
     if (OffThreadDigest.worker !== undefined) return OffThreadDigest.worker;
     const worker = new Worker(new URL('./digest-worker.js', import.meta.url));
     worker.unref();
-    worker.on('message', (msg: DigestResult & { id: number }) => {
+    worker.on('message', (msg: (DigestResult & { id: number }) | { recycle: ArrayBuffer }) => {
+      if ('recycle' in msg) {
+        if (OffThreadDigest.free.length < POOL_SIZE) OffThreadDigest.free.push(msg.recycle);
+        return;
+      }
       const waiter = OffThreadDigest.pending.get(msg.id);
       OffThreadDigest.pending.delete(msg.id);
       if (OffThreadDigest.pending.size === 0) worker.unref();
@@ -169,10 +176,9 @@ export class OffThreadDigest {
   }
 
   update(chunk: Uint8Array): void {
-    // Copied into a batch buffer that is transferred (not copied again) when full: one message
-    // per MiB, as a message per socket-sized chunk costs more than the hash itself.
     let from = 0;
     while (from < chunk.byteLength) {
+      this.batch ??= new Uint8Array(OffThreadDigest.free.pop() ?? new ArrayBuffer(BATCH_BYTES));
       const n = Math.min(chunk.byteLength - from, BATCH_BYTES - this.batched);
       this.batch.set(chunk.subarray(from, from + n), this.batched);
       this.batched += n;
@@ -181,12 +187,13 @@ export class OffThreadDigest {
     }
   }
 
+  /** Transfers the batch (its whole buffer; the view says how much of it counts). */
   private post(): void {
-    if (this.batched === 0) return;
-    // The view's own ArrayBuffer (allocUnsafeSlow: never pooled) goes over; the view keeps its length.
-    const full = this.batch.subarray(0, this.batched);
-    OffThreadDigest.shared().postMessage({ id: this.id, chunk: full }, [full.buffer as ArrayBuffer]);
-    this.batch = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    const batch = this.batch;
+    if (batch === undefined) return;
+    const full = batch.subarray(0, this.batched);
+    OffThreadDigest.shared().postMessage({ id: this.id, chunk: full }, [batch.buffer as ArrayBuffer]);
+    this.batch = undefined;
     this.batched = 0;
   }
 
@@ -194,6 +201,9 @@ export class OffThreadDigest {
   abandon(): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.batch !== undefined && OffThreadDigest.free.length < POOL_SIZE)
+      OffThreadDigest.free.push(this.batch.buffer as ArrayBuffer);
+    this.batch = undefined;
     OffThreadDigest.worker?.postMessage({ id: this.id, drop: true });
   }
 

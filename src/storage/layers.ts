@@ -217,6 +217,8 @@ export class LayerStore {
   private readonly sync: boolean;
   private readonly ops: SpecialFileOps | undefined;
   private readonly layers = new Map<string, LayerInfo>();
+  /** Layers staged with `deferSync` whose syncfs has not started yet. */
+  private readonly unsynced = new Set<StagedLayer>();
   /** Registrations in flight by expected chain ID, so concurrent pulls of one layer extract it once. */
   private readonly inflight = new Map<string, Promise<LayerInfo>>();
   /** Serialises changes to the set of layers (commit, remove, gc). */
@@ -364,7 +366,7 @@ export class LayerStore {
   async stage(
     tar: Readable | AsyncIterable<unknown>,
     expectedDiffId?: string,
-    options: { syncInBackground?: boolean } = {},
+    options: { deferSync?: boolean } = {},
   ): Promise<StagedLayer> {
     if (expectedDiffId !== undefined) parseDigestString(expectedDiffId);
     const tmp = join(this.layersDir, `tmp-${randomBytes(8).toString('hex')}`);
@@ -384,6 +386,7 @@ export class LayerStore {
       const { size } = await extractLayer(digesting(), join(tmp, 'diff'), {
         ...(this.ops === undefined ? {} : { ops: this.ops }),
         tarSplit: split,
+        syncFiles: this.sync, // the bulk is flushed while extracting; the syncfs below finishes
       });
       const { digest: diffId, size: tarSize } = await counter.digest();
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
@@ -391,16 +394,8 @@ export class LayerStore {
       }
       await writeFile(join(tmp, TAR_SPLIT_FILE), split.encode(), { mode: 0o600 });
       const staged = new StagedLayer(tmp, diffId, tarSize, size);
-      if (this.sync) {
-        const syncing = execFileAsync('sync', ['-f', tmp]).then(() => undefined);
-        if (options.syncInBackground === true) {
-          // Flushes this layer while the next one streams in; commitStaged waits for it.
-          syncing.catch(() => undefined);
-          staged.durable = syncing;
-        } else {
-          await syncing;
-        }
-      }
+      if (this.sync && options.deferSync === true) this.unsynced.add(staged);
+      else if (this.sync) await execFileAsync('sync', ['-f', tmp]);
       return staged;
     } catch (err) {
       counter.abandon();
@@ -428,6 +423,7 @@ export class LayerStore {
       return this.register(source.stream, parent, staged.diffId);
     }
     if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
+    if (this.unsynced.has(staged)) this.syncDeferred();
     await staged.durable;
     try {
       const info = await this.exclusive(() =>
@@ -441,10 +437,23 @@ export class LayerStore {
     }
   }
 
+  /**
+   * One syncfs for every layer staged with `deferSync` so far (an archive's
+   * layers share it; their large files were flushed while extracting).
+   */
+  private syncDeferred(): void {
+    const batch = [...this.unsynced];
+    this.unsynced.clear();
+    const syncing = execFileAsync('sync', ['-f', this.layersDir]).then(() => undefined);
+    syncing.catch(() => undefined); // awaited through each layer's `durable`
+    for (const staged of batch) staged.durable = syncing;
+  }
+
   /** Drops a staged layer that was not (or no longer needs to be) placed. */
   async discardStaged(staged: StagedLayer): Promise<void> {
     if (staged.discarded || staged.placedAs !== undefined) return;
     staged.discarded = true;
+    this.unsynced.delete(staged);
     await removeTree(staged.tmp);
   }
 

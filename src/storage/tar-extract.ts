@@ -57,6 +57,8 @@ import {
   rmSync,
   symlinkSync,
   writev as fsWritev,
+  fdatasync as fsFdatasync,
+  close as fsClose,
   writeSync,
 } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -941,6 +943,11 @@ export interface ExtractOptions {
   ops?: SpecialFileOps;
   /** Records the tar's split (see tar-split.ts) while extracting. */
   tarSplit?: TarSplitRecorder;
+  /**
+   * fdatasync each large file in the background as soon as it is written,
+   * so that the caller's final syncfs has little left to flush.
+   */
+  syncFiles?: boolean;
 }
 
 export interface ExtractResult {
@@ -1003,13 +1010,17 @@ class Extractor {
   private readonly pendingNodes = new Map<string, PendingOp>();
   private sliceStart = performance.now();
   private readonly tarSplit: TarSplitRecorder | undefined;
+  private readonly syncFiles: boolean;
+  private readonly syncing = new Set<Promise<void>>();
+  private syncFailure: Error | undefined;
   size = 0;
   readonly warnings: string[] = [];
 
-  constructor(dir: string, ops: SpecialFileOps, tarSplit?: TarSplitRecorder) {
+  constructor(dir: string, ops: SpecialFileOps, tarSplit?: TarSplitRecorder, syncFiles = false) {
     this.dir = dir;
     this.ops = ops;
     this.tarSplit = tarSplit;
+    this.syncFiles = syncFiles;
   }
 
   async entry(entry: TarEntry, body: () => AsyncGenerator<Buffer>): Promise<void> {
@@ -1317,10 +1328,37 @@ class Extractor {
       fchownSync(fd, entry.uid, entry.gid);
       fchmodSync(fd, entry.mode); // after chown, which clears setuid/setgid
       futimesSync(fd, entry.atime ?? entry.mtime, entry.mtime);
+      if (this.syncFiles && entry.size >= ASYNC_WRITE_MIN) {
+        await this.syncAndClose(fd);
+        fd = -1;
+      }
     } finally {
-      closeSync(fd);
+      if (fd !== -1) closeSync(fd);
     }
     this.queueXattrs(rel, entry);
+  }
+
+  /**
+   * fdatasync + close of a large file on the thread pool while extraction
+   * goes on (at most {@link MAX_SYNCING} at a time); `settle` waits for all.
+   */
+  private async syncAndClose(fd: number): Promise<void> {
+    const done: Promise<void> = new Promise<void>((resolve) => {
+      fsFdatasync(fd, (syncErr) => {
+        fsClose(fd, (closeErr) => {
+          this.syncFailure ??= syncErr ?? closeErr ?? undefined;
+          resolve();
+        });
+      });
+    }).finally(() => this.syncing.delete(done));
+    this.syncing.add(done);
+    while (this.syncing.size > MAX_SYNCING) await Promise.race(this.syncing);
+  }
+
+  /** Waits for the background fdatasyncs; throws the first failure. */
+  async settle(): Promise<void> {
+    while (this.syncing.size > 0) await Promise.all([...this.syncing]);
+    if (this.syncFailure) throw this.syncFailure;
   }
 }
 
@@ -1330,6 +1368,8 @@ function yieldToEventLoop(): Promise<void> {
 
 /** Files at least this large are written by the thread pool, overlapping the main thread's parsing and hashing. */
 const ASYNC_WRITE_MIN = 256 * 1024;
+/** Large files being fdatasync'ed in the background, at most. */
+const MAX_SYNCING = 16;
 /** Bytes of a large file handed to the thread pool and not yet written, at most. */
 const MAX_WRITES_IN_FLIGHT = 8 * 1024 * 1024;
 
@@ -1420,7 +1460,8 @@ export async function extractLayer(
     throw new InvalidParameterError(`extracting layer: ${dir} is not a directory`);
   }
   const ops = options?.ops ?? openSpecialFileOps();
-  const ex = new Extractor(dir, ops, options?.tarSplit);
+  const ex = new Extractor(dir, ops, options?.tarSplit, options?.syncFiles === true);
+  let complete = false;
   try {
     for await (const member of readTarEntries(tar, options?.tarSplit)) {
       try {
@@ -1430,8 +1471,11 @@ export async function extractLayer(
       }
     }
     await ex.finish();
+    await ex.settle();
+    complete = true;
     return { size: ex.size, warnings: ex.warnings };
   } finally {
+    if (!complete) await ex.settle().catch(() => undefined); // no fd left open
     if (options?.ops === undefined) await ops.close();
   }
 }

@@ -229,8 +229,8 @@ class StreamedArchive {
       }
     }
     if (detectCompression(head) === 'none' && isTarHeader(head)) {
-      // Flushed to disk while the rest of the archive streams in.
-      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { syncInBackground: true }));
+      // Large files are flushed as they are written; one syncfs for all layers when placed.
+      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { deferSync: true }));
     } else {
       const stored = await storeBlob(
         this.images,
