@@ -35,7 +35,8 @@ export function detectCompression(firstBytes: Uint8Array): Compression {
 export function decompressStream(kind: Compression): Transform {
   switch (kind) {
     case 'gzip':
-      return createGunzip();
+      // 256 KiB output pieces instead of zlib's 16 KiB: a sixteenth of the callbacks on the main thread.
+      return createGunzip({ chunkSize: 256 * 1024 });
     case 'zstd':
       return new ZstdDecompressStream();
     case 'none':

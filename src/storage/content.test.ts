@@ -111,6 +111,20 @@ function contentStoreContract(name: string, make: () => Promise<ContentStore>): 
       await again.abort();
     });
 
+    it('a stream of many small chunks is written in batches, in order, and verified', async () => {
+      const s = await make();
+      const chunks = Array.from({ length: 2000 }, (_, i) => Buffer.from(`chunk ${i};`));
+      const data = Buffer.concat(chunks);
+      const w = await s.writer('many', { digest: sha256Digest(data), size: data.length });
+      await pipeline(Readable.from(chunks), w.stream());
+      assert.equal(w.offset, data.length);
+      const info = await w.commit();
+      assert.ok((await s.readBytes(info.digest)).equals(data));
+
+      const over = await s.writer('many-over', { digest: sha256Digest('x'), size: 100 });
+      await assert.rejects(pipeline(Readable.from(chunks), over.stream()), /more than the expected 100/);
+    });
+
     it('one writer per ref', async () => {
       const s = await make();
       const w = await s.writer('locked');
