@@ -5,10 +5,11 @@
  *
  * - Every name berth creates must carry a berth-specific prefix (other
  *   engines may share the host) and fit IFNAMSIZ: at most 15 bytes.
- * - A container's namespace is named by the pid of a process inside it (a
- *   runtime-created netns, wired between `create` and `start`) or by the
- *   path of a bind-mounted nsfs file (`/run/netns/<name>`, or any other).
- *   Commands inside it run through `nsenter`, which takes both forms; iproute2's
+ * - A container's namespace is named by the path of a bind-mounted nsfs
+ *   file (berth makes its containers' with {@link createNetnsFile}; or
+ *   `/run/netns/<name>`, or any other) or by the pid of a process inside it
+ *   (how a running container is connected to one more network). Commands
+ *   inside it run through `nsenter`, which takes both forms; iproute2's
  *   `ip -n` only takes names under /run/netns.
  * - Reads use `ip -j` (JSON). Functions are idempotent where the brief of the
  *   operation allows it (create a bridge that exists, delete a missing link).
