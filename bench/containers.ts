@@ -179,6 +179,8 @@ interface RequestLine {
   url: string;
   status: number;
   ms: number;
+  /** When the daemon logged the answer (epoch ms, pino's `time`); NaN if absent. */
+  time: number;
 }
 
 function requestLines(log: string): RequestLine[] {
@@ -188,7 +190,13 @@ function requestLines(log: string): RequestLine[] {
     try {
       const v = JSON.parse(line) as Partial<RequestLine> & { msg?: string };
       if (v.msg === 'request' && typeof v.url === 'string' && typeof v.ms === 'number') {
-        out.push({ method: v.method ?? '?', url: v.url, status: v.status ?? 0, ms: v.ms });
+        out.push({
+          method: v.method ?? '?',
+          url: v.url,
+          status: v.status ?? 0,
+          ms: v.ms,
+          time: typeof v.time === 'number' ? v.time : NaN,
+        });
       }
     } catch {
       // not JSON
@@ -222,6 +230,50 @@ function printEndpoints(title: string, log: string): void {
   }
 }
 
+/** One docker CLI run: when the bench spawned it, when it exited, and the daemon's log of its requests. */
+interface CliRun {
+  t0: number;
+  t1: number;
+  log: string;
+}
+
+/**
+ * Where the docker CLI's time goes: for each endpoint, when its request
+ * arrived and when it was answered, as offsets from the CLI's spawn (median
+ * over the runs; the daemon logs answers with a 1 ms clock), and the CLI's exit.
+ */
+function printCliTimeline(runs: CliRun[]): void {
+  const rows = new Map<string, { arrive: number[]; answer: number[] }>();
+  for (const run of runs) {
+    const seen = new Map<string, number>();
+    for (const r of requestLines(run.log)) {
+      if (!Number.isFinite(r.time)) continue;
+      const base = endpointOf(r);
+      const n = (seen.get(base) ?? 0) + 1;
+      seen.set(base, n);
+      const key = n === 1 ? base : `${base} #${n}`;
+      const row = rows.get(key) ?? { arrive: [], answer: [] };
+      row.arrive.push(r.time - r.ms - run.t0);
+      row.answer.push(r.time - run.t0);
+      rows.set(key, row);
+    }
+  }
+  console.log('  docker CLI runs: request arrived → answered, ms after the CLI was spawned (medians)');
+  if (rows.size === 0) {
+    console.log('    (no request lines: run with --log-level debug)');
+    return;
+  }
+  const sorted = [...rows.entries()].sort((a, b) => median(a[1].arrive) - median(b[1].arrive));
+  for (const [key, row] of sorted) {
+    console.log(
+      `    ${key.padEnd(48)} n=${String(row.arrive.length).padStart(3)}  ${ms(median(row.arrive)).padStart(9)} → ${ms(median(row.answer)).padStart(9)}`,
+    );
+  }
+  console.log(
+    `    ${'CLI exited'.padEnd(48)} n=${String(runs.length).padStart(3)}  ${''.padStart(9)}   ${ms(median(runs.map((r) => r.t1 - r.t0))).padStart(9)}`,
+  );
+}
+
 // ---------------------------------------------------------------------------
 // The floor: runc run of the same bundle
 
@@ -237,7 +289,7 @@ interface OciConfig {
   root?: { path: string; readonly?: boolean };
   mounts?: OciMount[];
   hooks?: unknown;
-  linux?: { cgroupsPath?: string };
+  linux?: { cgroupsPath?: string; namespaces?: { type: string; path?: string }[] };
   [key: string]: unknown;
 }
 
@@ -279,6 +331,9 @@ async function prepareFloor(
   );
   if (layers.length === 0) throw new Error('image inspect gave no GraphDriver layer dirs');
   delete config.hooks;
+  // berth joins a namespace it made and wired beforehand; the floor makes its own, as runc does alone.
+  const namespaces = config.linux?.namespaces;
+  if (namespaces) config.linux = { ...config.linux, namespaces: namespaces.map(({ type }) => ({ type })) };
   config.process = { ...config.process, args: ['true'], terminal: false };
   return { config, dir, lowerdir: [join(dir, 'init'), ...layers].join(':') };
 }
@@ -510,31 +565,33 @@ const STEPS: Record<string, string> = {
   'svc.start> → clearExit>': 'rm + mkdir bundle dir',
   'clearExit< → mountLowerSpec': 'rm + mkdir persist dir, isMounted (reads mountinfo)',
   'mountLowerSpec → hook.beforeStart.first':
-    'rm + mkdir work, mount(8) overlay, write hosts/hostname/resolv.conf',
+    'rm + mkdir work, mount(8) overlay, alongside: write hosts/hostname/resolv.conf',
   'mountLowerSpec → saveRecord>':
     'rm + mkdir work, mount(8) overlay; then mountVolumes saves the record (no volumes)',
   'saveRecord< → hook.beforeStart.first': 'write hosts, hostname, resolv.conf',
-  'hook.afterCreate.first → saveRecord>':
-    'networks: ip link show bridge, ip link add veth, set master, nsenter ip -batch, ip link show',
-  'hook.afterExit.first → saveRecord>': 'networks: ip link del veth',
+  'hook.afterCreate.first → hook.afterCreate.last':
+    'networks: wait for the veth wiring begun while conmon created it (ip link add, nsenter ip -batch), hosts file',
+  'hook.afterExit.first → hook.afterExit.last':
+    'networks: addresses back, disconnect events (veths and netns file go in the background)',
   'runc.start> → exitfile': '`runc start` … (`true` exits, conmon writes the exit file)',
   'exitfile → runc.start<': '… `runc start` returns',
   'svc.start< → readExit>': 'exit handling was queued behind the start op',
   'driver.delete< → clearExit>': 'isMounted, rm bundle dir',
   'hook.afterExit.last → saveState>': 'resolve next-exit waiters; destroy: save "removing"',
-  'hook.beforeStart.first → hook.beforeStart.last': 'beforeStart hooks (networks: resolv.conf)',
+  'event.destroy → c.removed': 'answer removed waiters (cleanup follows in the background)',
+  'hook.beforeStart.first → hook.beforeStart.last':
+    'beforeStart hooks (networks: resolv.conf, addresses, a spare netns or unshare --net=<file>; alongside the mount)',
   'hook.beforeStart.last → driver.create>': 'build the OCI spec',
   'driver.create> → conmon.create>': 'mkdir bundle, write config.json',
   'conmon.create> → conmon.create<': 'conmon: rm stale files, spawn, runc create, sync message, pid file',
-  'hook.afterCreate.first → hook.afterCreate.last':
-    'afterCreate hooks (networks: veth pair, address, routes)',
+
   'runc.start> → runc.start<': '`runc start`',
   'runc.state> → runc.state<': '`runc state`',
   'runc.delete> → runc.delete<': '`runc delete --force`',
   'exitfile → readExit>': 'exit detection: fs.watch event, stat+read, queued behind the start op',
   'readExit> → driver.delete>': 'read exit code, OOM check',
   'driver.delete< → saveState>': 'unmount volumes, isMounted + umount(8) rootfs',
-  'hook.afterExit.first → hook.afterExit.last': 'afterExit hooks (networks: delete veth, save record)',
+
   'hook.beforeRemove.first → hook.beforeRemove.last': 'beforeRemove hooks',
   'store.remove> → store.remove<': 'rm -r container dir',
 };
@@ -854,6 +911,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
     const floorRun: number[] = [];
     const floorLife: Awaited<ReturnType<Floor['lifecycle']>>[] = [];
     let cliLog = '';
+    const cliRuns: CliRun[] = [];
     let apiLog = '';
     const iterations = Math.max(RUNS, FLOOR_RUNS) + WARMUP;
     for (let i = 0; i < iterations; i++) {
@@ -871,7 +929,11 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
         if (r.code !== 0) throw new Error(`docker run --rm ${IMAGE} true: exit ${r.code}: ${r.stderr}`);
         if (keep) {
           cli.push(t);
-          cliLog += logSince(d, from);
+          // The answer to the last request may be logged just after the CLI saw it.
+          await sleep(5);
+          const log = logSince(d, from);
+          cliLog += log;
+          cliRuns.push({ t0, t1: t0 + t, log });
         }
 
         from = d.logs.length;
@@ -1000,6 +1062,7 @@ async function benchmarks(base: string, cgroupParent: string): Promise<void> {
 
     console.log("\n== Per endpoint, from berthd's debug request log (handler time) ==");
     printEndpoints('docker CLI runs', cliLog);
+    printCliTimeline(cliRuns);
     printEndpoints('raw API runs (wait next-exit)', apiLog);
     printEndpoints(`${CONCURRENCY} concurrent`, concurrentLog);
     printEndpoints('20 sleepers: create, start, force-remove', sleepersLog);

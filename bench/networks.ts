@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
-import { createVethIntoNetns, deleteLink } from '../src/runtime/net/ip.js';
+import { createVethIntoNetns, deleteLink, vethCommands } from '../src/runtime/net/ip.js';
 import { REPO_ROOT, TestDaemon } from '../test/helpers/daemon.js';
 import {
   Api,
@@ -180,46 +180,28 @@ async function wiringSteps(api: Api, bridge: string, made: string[]): Promise<vo
   const pid = String(State.Pid);
   const mac = '02:42:0a:e7:ff:fa';
   const steps: [string, number[]][] = [
-    ['ip -j -d link show dev <bridge>          (getLink)', []],
-    ['ip link add <h> type veth peer … netns <pid>', []],
-    ['ip link set dev <h> master <bridge> up', []],
-    ['nsenter -t <pid> -n -- ip -batch -  (rename, addr, up, lo, route)', []],
-    ['nsenter -t <pid> -n -- ip -j link show dev eth0', []],
-    ['ip link del dev <h>                       (unwire, before the exit waiters)', []],
+    ['ip link add <h> master <bridge> up type veth peer name eth0 … netns <ns>', []],
+    ['nsenter -t <pid> -n -- ip -batch -  (addr, up, lo, route)', []],
+    ['ip link del dev <h>                       (unwire, in the background)', []],
   ];
   const spawnOnly: number[] = [];
   const library: number[] = [];
   const libraryDel: number[] = [];
   for (let i = 0; i < RUNS + WARMUP; i++) {
     const host = `bvz${randomBytes(5).toString('hex')}`;
-    const peer = `bpz${host.slice(3)}`;
     made.push(host);
-    const batch = [
-      `link set dev ${peer} name eth0`,
-      `addr add ${address} dev eth0`,
-      'link set dev eth0 up',
-      'link set dev lo up',
-      `route replace default via ${gateway} dev eth0`,
-    ].join('\n');
+    const commands = vethCommands({
+      hostName: host,
+      bridge,
+      netns: { pid: State.Pid },
+      ifname: 'eth0',
+      address,
+      gateway,
+      mac,
+    });
     const t = [
-      await timed('ip', ['-j', '-d', 'link', 'show', 'dev', bridge]),
-      await timed('ip', [
-        'link',
-        'add',
-        host,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        peer,
-        'address',
-        mac,
-        'netns',
-        pid,
-      ]),
-      await timed('ip', ['link', 'set', 'dev', host, 'master', bridge, 'up']),
-      await timed('nsenter', ['-t', pid, '-n', '--', 'ip', '-batch', '-'], `${batch}\n`),
-      await timed('nsenter', ['-t', pid, '-n', '--', 'ip', '-j', 'link', 'show', 'dev', 'eth0']),
+      await timed('ip', commands.host),
+      await timed('nsenter', ['-t', pid, '-n', '--', 'ip', '-batch', '-'], commands.batch),
       await timed('ip', ['link', 'del', 'dev', host]),
     ];
     const s0 = await timed('ip', ['-V']);
@@ -229,7 +211,6 @@ async function wiringSteps(api: Api, bridge: string, made: string[]): Promise<vo
     let t0 = clock();
     await createVethIntoNetns({
       hostName: host2,
-      peerName: `bpz${host2.slice(3)}`,
       bridge,
       netns: { pid: State.Pid },
       ifname: 'eth0',
@@ -252,8 +233,8 @@ async function wiringSteps(api: Api, bridge: string, made: string[]): Promise<vo
     `\n== 1b. where the bridge's cost goes: berth's veth wiring, replayed from this process into a --network none container (${RUNS} each) ==`,
   );
   for (const [name, xs] of steps) console.log(`  ${name.padEnd(76)} ${stats(xs)}`);
-  const sum = steps.slice(0, 5).reduce((acc, [, xs]) => acc + median(xs), 0);
-  console.log(`  sum of the 5 set-up medians                                                  ${ms(sum)}`);
+  const sum = steps.slice(0, 2).reduce((acc, [, xs]) => acc + median(xs), 0);
+  console.log(`  sum of the 2 set-up medians                                                  ${ms(sum)}`);
   console.log(
     `  \`ip -V\` (a bare spawn of ip, for scale)                                      ${stats(spawnOnly)}`,
   );

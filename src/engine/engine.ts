@@ -135,6 +135,7 @@ export class Engine {
     images.service.setUsers({
       running: (id) => containers.imageUsers(id, true),
       stopped: (id) => containers.imageUsers(id, false),
+      settled: () => containers.settled(),
     });
     images.service.addLayerRoots(() =>
       containers.all().map((c) => images.service.meta.get(c.record.Image)?.layers.at(-1)?.chainId ?? ''),
@@ -211,6 +212,7 @@ export class Engine {
     clearInterval(this.pruneTimer);
     this.stats.close();
     this.containers.close();
+    await this.containers.settled();
     await this.networks.close();
     if (!this.containers.all().some((c) => c.running))
       await removeEmptyCgroupParent(this.config.cgroupParent);

@@ -403,6 +403,8 @@ export interface ConmonCreateOptions {
   ociLogPath?: string;
   /** Runs with the spawned conmon's pid before it is released (e.g. to move it into a cgroup). */
   beforeStart?: (spawnedPid: number) => Promise<void>;
+  /** Called once conmon is released and the runtime's `create` is under way (work to overlap with it). */
+  released?: () => void;
   /** Give up on the sync message after this long. Default 120 s. */
   timeoutMs?: number;
 }
@@ -490,6 +492,7 @@ export class Conmon {
       if (opts.beforeStart !== undefined) await opts.beforeStart(conmon.child.pid);
       await writeStartByte(conmon.start).catch(() => undefined);
       released = true;
+      opts.released?.();
       let msg: SyncMessage | undefined;
       try {
         msg = await conmon.sync.next(timeoutMs);

@@ -24,6 +24,8 @@ export interface CreateOptions {
   persistDir: string;
   /** conmon's working directory (it drops an `oom` file there). */
   cwd: string;
+  /** Called once the runtime's create is under way, for work that can overlap with it. */
+  creating?: () => void;
 }
 
 export interface ExecOptions {

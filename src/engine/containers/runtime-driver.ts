@@ -71,6 +71,7 @@ export class ConmonDriver implements RuntimeDriver {
       conmonPidFile: join(o.bundleDir, 'conmon.pid'),
       containerPidFile: join(o.bundleDir, 'pidfile'),
       logLevel: this.options.logLevel,
+      ...(o.creating ? { released: o.creating } : {}),
     });
   }
 

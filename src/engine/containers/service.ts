@@ -38,6 +38,8 @@ export class Container {
   healthTimer: NodeJS.Timeout | undefined;
   rotationTimer: NodeJS.Timeout | undefined;
   execIds = new Set<string>();
+  /** The network namespace a service prepared for the next start (a bind-mounted file), if any. */
+  netnsPath: string | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(record: ContainerRecord, state: ContainerState) {
@@ -55,6 +57,11 @@ export class Container {
 
   get running(): boolean {
     return this.state.Status === 'running' || this.state.Status === 'paused';
+  }
+
+  /** Resolves once the operations queued on this container so far are done. */
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined);
   }
 
   /** Runs state-changing operations on this container one at a time. */
@@ -140,13 +147,23 @@ export class ContainerService {
   networkResolver:
     ((mode: string, endpoints: Record<string, unknown> | undefined) => object | undefined) | undefined;
 
-  /** Hooks other services (networks, volumes, exec) register. */
+  /**
+   * Hooks other services (networks, volumes, exec) register. A start runs
+   * `beforeStart` (alongside the rootfs mount; may set `netnsPath`), then the
+   * runtime's create, during which `creating` may begin work of its own
+   * (which `afterCreate` then waits for), then `afterCreate`, then the
+   * runtime's start; when any of it fails, `startFailed` undoes what the
+   * hooks did. `afterExit` runs once the container stopped, before its
+   * `removed` waiters are answered.
+   */
   readonly hooks: {
     beforeStart: ((c: Container) => Promise<void>)[];
+    creating: ((c: Container) => void)[];
     afterCreate: ((c: Container, pid: number) => Promise<void>)[];
+    startFailed: ((c: Container) => Promise<void>)[];
     afterExit: ((c: Container) => Promise<void>)[];
     beforeRemove: ((c: Container) => Promise<void>)[];
-  } = { beforeStart: [], afterCreate: [], afterExit: [], beforeRemove: [] };
+  } = { beforeStart: [], creating: [], afterCreate: [], startFailed: [], afterExit: [], beforeRemove: [] };
 
   constructor(deps: ContainerServiceDeps) {
     this.deps = deps;
@@ -184,6 +201,8 @@ export class ContainerService {
           this.deps.logger.error({ err, id: c.id }, 'restoring container failed');
         });
     }
+    // Removals restore finished (or started) are done before the daemon serves anything.
+    await this.settled();
   }
 
   /** Stops watching; containers keep running (live restore). */
@@ -200,7 +219,7 @@ export class ContainerService {
   private async restore(c: Container): Promise<void> {
     const { driver } = this.deps;
     if (c.state.Status === 'removing') {
-      await this.destroy(c, true);
+      await this.destroy(c, { quiet: true });
       return;
     }
     if (c.state.Status === 'running' || c.state.Status === 'paused' || c.state.Status === 'restarting') {
@@ -218,6 +237,11 @@ export class ContainerService {
         }
       }
       await this.handleExit(c, true);
+      return;
+    }
+    if (c.record.HostConfig.AutoRemove && c.state.HasBeenStarted) {
+      // It exited while a daemon was stopping (which does not remove containers): remove it now, as dockerd does.
+      await this.destroy(c);
       return;
     }
     if (startOnDaemonStart(c.record.HostConfig.RestartPolicy, c.state) && c.state.HasBeenStarted) {
@@ -359,13 +383,18 @@ export class ContainerService {
         }
       }
       const dir = this.dir(c);
-      // The overlay's upper dir gives the container's / its mode: 0755 as in any image.
-      for (const d of ['upper', 'merged', 'init'])
-        await mkdir(join(dir, d), { recursive: true, mode: 0o755 });
-      for (const d of ['work', 'persist']) await mkdir(join(dir, d), { recursive: true, mode: 0o700 });
-      await writeInitLayer(join(dir, 'init'));
-      await this.deps.store.saveState(id, c.state);
-      await this.deps.store.saveRecord(record);
+      await mkdir(dir, { recursive: true, mode: 0o755 });
+      await Promise.all([
+        // The overlay's upper dir gives the container's / its mode: 0755 as in any image.
+        ...['upper', 'merged'].map((d) => mkdir(join(dir, d), { mode: 0o755 })),
+        ...['work', 'persist'].map((d) => mkdir(join(dir, d), { mode: 0o700 })),
+        (async () => {
+          await mkdir(join(dir, 'init'), { mode: 0o755 });
+          await writeInitLayer(join(dir, 'init'));
+        })(),
+      ]);
+      // A container exists once both are there (the store takes a directory lacking either for an orphan).
+      await Promise.all([this.deps.store.saveState(id, c.state), this.deps.store.saveRecord(record)]);
     } catch (err) {
       this.containers.delete(id);
       for (const m of mounts) if (m.Type === 'volume' && m.Name) this.deps.volumes?.release(m.Name, id);
@@ -407,28 +436,39 @@ export class ContainerService {
     const image = this.deps.images.meta.get(c.record.Image);
     if (!image) throw new NotFoundError(`No such image: ${c.record.ImageName}`);
     try {
-      await rm(bundle, { recursive: true, force: true });
-      await mkdir(bundle, { recursive: true, mode: 0o700 });
-      await driver.clearExit(c.id);
-      await rm(join(dir, 'persist'), { recursive: true, force: true });
-      await mkdir(join(dir, 'persist'), { recursive: true, mode: 0o700 });
-      await this.mountRootfs(c);
-      await this.mountVolumes(c);
       const hc = c.record.HostConfig;
-      await writeContainerFiles(
-        dir,
-        c.record.Config.Hostname,
-        c.record.Config.Domainname,
-        hc.ExtraHosts ?? [],
-        { dns: hc.Dns, search: hc.DnsSearch, options: hc.DnsOptions },
-        hc.NetworkMode === 'host',
-      );
-      if (hc.NetworkMode.startsWith('container:')) {
-        const peer = this.get(hc.NetworkMode.slice('container:'.length));
-        for (const f of ['hosts', 'hostname', 'resolv.conf'])
-          await copyFile(join(this.dir(peer), f), join(dir, f));
-      }
-      for (const hook of this.hooks.beforeStart) await hook(c);
+      // Independent preparations, side by side; all of them finish before a failure is handled.
+      await allSettled([
+        (async () => {
+          await rm(bundle, { recursive: true, force: true });
+          await mkdir(bundle, { recursive: true, mode: 0o700 });
+        })(),
+        (async () => {
+          await driver.clearExit(c.id);
+          await rm(join(dir, 'persist'), { recursive: true, force: true });
+          await mkdir(join(dir, 'persist'), { recursive: true, mode: 0o700 });
+        })(),
+        (async () => {
+          await this.mountRootfs(c);
+          await this.mountVolumes(c);
+        })(),
+        (async () => {
+          await writeContainerFiles(
+            dir,
+            c.record.Config.Hostname,
+            c.record.Config.Domainname,
+            hc.ExtraHosts ?? [],
+            { dns: hc.Dns, search: hc.DnsSearch, options: hc.DnsOptions },
+            hc.NetworkMode === 'host',
+          );
+          if (hc.NetworkMode.startsWith('container:')) {
+            const peer = this.get(hc.NetworkMode.slice('container:'.length));
+            for (const f of ['hosts', 'hostname', 'resolv.conf'])
+              await copyFile(join(this.dir(peer), f), join(dir, f));
+          }
+          for (const hook of this.hooks.beforeStart) await hook(c);
+        })(),
+      ]);
       const spec = await buildContainerSpec(c, {
         rootfs: join(dir, 'merged'),
         containerDir: dir,
@@ -436,6 +476,7 @@ export class ContainerService {
         initPath: this.deps.initPath,
         resolveContainer: (ref) => this.find(ref),
         context: await this.deps.specContext(),
+        netnsPath: c.netnsPath,
       });
       c.record.Process = spec.user;
       const { pid, conmonPid } = await driver.create({
@@ -448,6 +489,9 @@ export class ContainerService {
         stdin: c.record.Config.OpenStdin,
         persistDir: join(dir, 'persist'),
         cwd: dir,
+        creating: () => {
+          for (const hook of this.hooks.creating) hook(c);
+        },
       });
       for (const hook of this.hooks.afterCreate) await hook(c, pid);
       const pending = c.pendingAttach.splice(0);
@@ -470,12 +514,15 @@ export class ContainerService {
             ? { Status: 'starting', FailingStreak: 0, Log: [] }
             : undefined,
       };
-      await this.save(c);
+      // The record too: the spec's user, and what the afterCreate hooks added (network endpoints).
+      await Promise.all([this.save(c), this.deps.store.saveRecord(c.record)]);
       this.startRotation(c);
       this.publish(c, policyRestart ? 'start' : 'start');
       for (const listener of this.startListeners) listener(c);
     } catch (err) {
       await driver.delete(c.record.Runtime, c.id).catch(() => undefined);
+      for (const hook of this.hooks.startFailed)
+        await hook(c).catch((e: unknown) => this.deps.logger.warn({ err: e }, 'start-failed hook failed'));
       await this.unmountVolumes(c);
       await unmount(join(dir, 'merged')).catch(() => undefined);
       const message = errorMessage(err);
@@ -488,7 +535,8 @@ export class ContainerService {
       await this.save(c);
       for (const deliver of c.pendingAttach.splice(0)) deliver('');
       for (const resolve of c.exitWaiters.splice(0)) resolve(c.state.ExitCode);
-      if (c.record.HostConfig.AutoRemove) await this.destroy(c, false, true).catch(() => undefined);
+      if (c.record.HostConfig.AutoRemove)
+        await this.destroy(c, { removeVolumes: true, runtime: false }).catch(() => undefined);
       throw startError(err);
     }
   }
@@ -564,10 +612,12 @@ export class ContainerService {
   private async handleExit(c: Container, restoring = false): Promise<void> {
     const { driver } = this.deps;
     if (!c.running && c.state.Status !== 'restarting') return;
-    const recorded = await driver.readExit(c.id);
-    const exitCode = recorded ?? 255;
     const memoryCgroup = join('/sys/fs/cgroup/memory', this.deps.cgroupParent, c.id);
-    const oom = await driver.oomKilled(join(this.dir(c), 'persist'), memoryCgroup).catch(() => false);
+    const [recorded, oom] = await Promise.all([
+      driver.readExit(c.id),
+      driver.oomKilled(join(this.dir(c), 'persist'), memoryCgroup).catch(() => false),
+    ]);
+    const exitCode = recorded ?? 255;
     let finishedAt = new Date().toISOString();
     if (restoring) {
       finishedAt = await exitFileTime(join(this.dir(c), 'persist', 'exit')).catch(() => finishedAt);
@@ -576,11 +626,21 @@ export class ContainerService {
     clearInterval(c.rotationTimer);
     c.healthTimer = undefined;
     c.rotationTimer = undefined;
-    await driver
-      .delete(c.record.Runtime, c.id)
-      .catch((err: unknown) => this.deps.logger.warn({ err, id: c.id }, 'runtime delete failed'));
-    await this.unmountVolumes(c);
-    await unmount(join(this.dir(c), 'merged'));
+    // A container that goes away at once (`--rm`) keeps its runtime state and rootfs until removal,
+    // which answers the `removed` waiters first and then cleans up (see destroy).
+    const autoRemove = c.record.HostConfig.AutoRemove && !this.shuttingDown;
+    if (autoRemove) await this.unmountVolumes(c);
+    else {
+      await Promise.all([
+        driver
+          .delete(c.record.Runtime, c.id)
+          .catch((err: unknown) => this.deps.logger.warn({ err, id: c.id }, 'runtime delete failed')),
+        (async () => {
+          await this.unmountVolumes(c);
+          await unmount(join(this.dir(c), 'merged'));
+        })(),
+      ]);
+    }
     const ranFor = Date.parse(finishedAt) - Date.parse(c.state.StartedAt);
     c.state = {
       ...c.state,
@@ -599,7 +659,9 @@ export class ContainerService {
           }
         : undefined,
     };
-    await this.save(c);
+    // Until destroy saves `removing`, a `--rm` container stays `running` on disk: after a crash the
+    // next daemon finds it exited and handles the exit (and the removal) again.
+    if (!autoRemove) await this.save(c);
     if (oom) this.publish(c, 'oom');
     this.publish(c, 'die', {
       exitCode: String(exitCode),
@@ -607,10 +669,12 @@ export class ContainerService {
     });
     for (const hook of this.hooks.afterExit)
       await hook(c).catch((err: unknown) => this.deps.logger.warn({ err }, 'exit hook failed'));
+    // The hooks cleared what the record says about the run (network endpoints).
+    if (!autoRemove) await this.deps.store.saveRecord(c.record);
     for (const resolve of c.exitWaiters.splice(0)) resolve(exitCode);
 
-    if (c.record.HostConfig.AutoRemove && !this.shuttingDown) {
-      await this.destroy(c, false, true);
+    if (autoRemove) {
+      await this.destroy(c, { removeVolumes: true, runtime: true });
       return;
     }
     if (!this.shuttingDown && shouldRestart(c.record.HostConfig.RestartPolicy, c.state, exitCode)) {
@@ -904,12 +968,29 @@ export class ContainerService {
       throw new SystemError(`could not kill running container ${c.id}, cannot remove`);
     }
     await c.serialize(async () => {
-      if (this.containers.has(c.id)) await this.destroy(c, false, options.volumes);
+      if (this.containers.has(c.id)) await this.destroy(c, { removeVolumes: options.volumes });
     });
   }
 
-  /** Removes everything of a stopped container and publishes `destroy`. */
-  private async destroy(c: Container, quiet: boolean, removeVolumes = false): Promise<void> {
+  /**
+   * Removes a stopped container and publishes `destroy`. What clients can
+   * see goes first: the container is marked `removing` on disk, leaves the
+   * table, its volumes are released (anonymous ones removed with
+   * `removeVolumes`), `destroy` is published and the `removed` waiters are
+   * answered. The rest (the runtime's state when `runtime`, the rootfs
+   * mount, the bundle, the exit file, the container's directory) is cleaned
+   * up in the background, tracked by {@link settled}; should the daemon stop
+   * before that is done, the next one finds the container `removing` and
+   * finishes the job (quietly, as here with `quiet`).
+   */
+  private async destroy(
+    c: Container,
+    options: { quiet?: boolean; removeVolumes?: boolean; runtime?: boolean } = {},
+  ): Promise<void> {
+    const quiet = options.quiet ?? false;
+    // Exit handling deleted the runtime's state already, except for `--rm` containers (it leaves
+    // that to this) and a container found mid-removal at restore.
+    const runtime = options.runtime ?? (quiet || c.state.Pid > 0);
     c.state.Status = 'removing';
     await this.save(c).catch(() => undefined);
     for (const hook of this.hooks.beforeRemove)
@@ -917,18 +998,15 @@ export class ContainerService {
     clearTimeout(c.restartTimer);
     clearTimeout(c.healthTimer);
     clearInterval(c.rotationTimer);
-    // Exit handling deleted the runtime's state already; only a container found mid-removal at restore may still have it.
-    if (quiet || c.state.Pid > 0)
-      await this.deps.driver.delete(c.record.Runtime, c.id).catch(() => undefined);
-    await unmount(join(this.dir(c), 'merged'));
-    await rm(this.bundleDir(c), { recursive: true, force: true });
-    await this.deps.driver.clearExit(c.id);
-    await this.deps.store.remove(c.id);
     this.containers.delete(c.id);
+    this.runInBackground(() => this.cleanUp(c, runtime), {
+      container: c,
+      what: 'cleaning up a removed container',
+    });
     for (const m of c.record.Mounts) {
       if (m.Type !== 'volume' || !m.Name) continue;
       this.deps.volumes?.release(m.Name, c.id);
-      if (removeVolumes && m.Anonymous) {
+      if (options.removeVolumes && m.Anonymous) {
         await this.deps.volumes
           ?.remove(m.Name)
           .catch((err: unknown) =>
@@ -944,6 +1022,53 @@ export class ContainerService {
     for (const resolve of c.exitWaiters.splice(0)) resolve(c.state.ExitCode);
   }
 
+  /**
+   * The on-disk part of a removal. The directory (with the record) goes
+   * last and only once the rootfs is unmounted: until then a restarted
+   * daemon still sees the container `removing` and runs this again.
+   */
+  private async cleanUp(c: Container, runtime: boolean): Promise<void> {
+    const { driver } = this.deps;
+    const [deleted, unmounted] = await Promise.allSettled([
+      runtime ? driver.delete(c.record.Runtime, c.id) : Promise.resolve(),
+      unmount(join(this.dir(c), 'merged')),
+      rm(this.bundleDir(c), { recursive: true, force: true }),
+      driver.clearExit(c.id),
+    ]);
+    if (deleted.status === 'rejected')
+      this.deps.logger.warn({ err: errorMessage(deleted.reason), id: c.id }, 'runtime delete failed');
+    if (unmounted.status === 'rejected') throw unmounted.reason;
+    await this.deps.store.remove(c.id);
+  }
+
+  private readonly background = new Set<Promise<void>>();
+
+  /**
+   * Runs work that answers to no request (a removed container's cleanup, a
+   * veth's deletion) so that {@link settled} can wait for it; failures are
+   * logged. Work for a container begins once the operation in progress on it
+   * (and any queued behind) is done, on a later turn of the event loop:
+   * spawning a process blocks the loop for a moment, and what that operation
+   * answers (the `removed` waiters of `run --rm`) goes out first.
+   */
+  runInBackground(work: () => Promise<unknown>, context: { container?: Container; what: string }): void {
+    const id = context.container?.id;
+    const tracked: Promise<void> = (context.container?.idle() ?? Promise.resolve())
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(work)
+      .then(
+        () => undefined,
+        (err: unknown) => this.deps.logger.error({ err: errorMessage(err), id }, `${context.what} failed`),
+      )
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /** Resolves once the background work (see {@link runInBackground}) is done, including work it started. */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.all([...this.background]);
+  }
+
   async prune(filters: FilterArgs): Promise<{ deleted: string[]; reclaimed: number }> {
     filters.validate(['until', 'label', 'label!']);
     const deleted: string[] = [];
@@ -955,7 +1080,7 @@ export class ContainerService {
       if (!filters.matchKVList('label', c.record.Config.Labels)) continue;
       if (filters.get('label!').some((l) => labelMatches(l, c.record.Config.Labels))) continue;
       reclaimed += await dirSize(join(this.dir(c), 'upper'));
-      await c.serialize(() => this.destroy(c, false));
+      await c.serialize(() => this.destroy(c));
       deleted.push(c.id);
     }
     this.deps.events.publish({
@@ -1118,6 +1243,12 @@ async function dirSize(path: string): Promise<number> {
 
 async function exitFileTime(path: string): Promise<string> {
   return (await stat(path)).mtime.toISOString();
+}
+
+/** Waits for every promise, then throws the first failure (so that nothing is left running behind a failure). */
+async function allSettled(promises: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(promises);
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
 function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<boolean> {

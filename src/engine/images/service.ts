@@ -22,6 +22,8 @@ import type { ImageMetadataStore, ImageRecord } from './store.js';
 export interface ImageUsers {
   running: (imageId: string) => string[];
   stopped: (imageId: string) => string[];
+  /** Resolves once removed containers no longer hold layers (their rootfs unmounted in the background). */
+  settled?: () => Promise<void>;
 }
 
 export interface ImageView {
@@ -309,6 +311,7 @@ export class ImageService {
    * image's config and known layer blobs; the ingest area is left alone.
    */
   async collectGarbage(): Promise<number> {
+    await this.users.settled?.();
     const keepLayers = new Set<string>();
     const keepBlobs = new Set<string>();
     for (const r of this.meta.all()) {

@@ -13,11 +13,15 @@ export interface NetDriver {
   hostRoutes(): Promise<string[]>;
   createBridge(name: string, addressCidr: string, mtu: number): Promise<void>;
   deleteLink(name: string): Promise<void>;
+  /** A new network namespace pinned by a bind mount on `path` (see runtime/net/ip.ts createNetnsFile). */
+  createNetns(path: string): Promise<void>;
+  /** Unmounts and deletes such a namespace file; idempotent. */
+  removeNetns(path: string): Promise<void>;
   connectNetns(o: {
     hostName: string;
-    peerName: string;
     bridge: string;
-    pid: number;
+    /** A process in the namespace, or the namespace's file. */
+    netns: { pid: number } | { path: string };
     ifname: string;
     address: string;
     gateway: string | undefined;

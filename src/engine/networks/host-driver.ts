@@ -1,5 +1,12 @@
 import { hostNameservers, startDnsServer } from '../../runtime/net/dns.js';
-import { createBridge, createVethIntoNetns, deleteLink, listRoutes } from '../../runtime/net/ip.js';
+import {
+  createBridge,
+  createNetnsFile,
+  createVethIntoNetns,
+  deleteLink,
+  listRoutes,
+  removeNetnsFile,
+} from '../../runtime/net/ip.js';
 import { Firewall, type PortMapping } from '../../runtime/net/iptables.js';
 import { startProxy } from '../../runtime/net/proxy.js';
 import type { DnsHandle, NetDriver, ProxyHandle } from './driver.js';
@@ -33,12 +40,19 @@ export class HostNetDriver implements NetDriver {
     await deleteLink(name);
   }
 
+  createNetns(path: string): Promise<void> {
+    return createNetnsFile(path);
+  }
+
+  removeNetns(path: string): Promise<void> {
+    return removeNetnsFile(path);
+  }
+
   async connectNetns(o: Parameters<NetDriver['connectNetns']>[0]): Promise<void> {
     await createVethIntoNetns({
       hostName: o.hostName,
-      peerName: o.peerName,
       bridge: o.bridge,
-      netns: { pid: o.pid },
+      netns: o.netns,
       ifname: o.ifname,
       address: o.address,
       ...(o.gateway ? { gateway: o.gateway } : {}),

@@ -46,20 +46,55 @@ export interface NetworkSettings {
   dns: string[];
 }
 
+/** One bridge endpoint of a sandbox: what {@link NetworkService} allocated and wires. */
+interface SandboxLink {
+  /** The network's name (the key in the container's endpoints). */
+  name: string;
+  net: NetworkRecord;
+  bridge: string;
+  pool: AddressPool;
+  ip: string;
+  prefix: number;
+  mac: string;
+  hostVeth: string;
+  ifname: string;
+  gateway: string | undefined;
+}
+
+/** A container's network namespace, pinned by a file, as a start prepares it. */
+interface Sandbox {
+  /** The bind-mounted namespace file the runtime joins. */
+  path: string;
+  /** One per bridge network, in interface order (eth0 first). */
+  links: SandboxLink[];
+  /** Settles once every link is wired; undefined until the wiring begins. */
+  wired: Promise<void> | undefined;
+}
+
 export const NETWORK_LIST_FILTERS = ['dangling', 'driver', 'id', 'label', 'name', 'scope', 'type'] as const;
 
 const PORT_RANGE = { min: 32768, max: 60999 };
 
+/** Network namespaces kept ready for the next container starts. */
+const SPARE_NETNS = 1;
+/** How long after taking a spare the next one is made. */
+const SPARE_REFILL_DELAY_MS = 100;
+
 /**
  * Docker's networks on one host: the predefined `bridge`, `host` and
  * `none`, user-defined bridge networks with IPAM, veth endpoints wired into
- * each container's network namespace between conmon's create and the
- * runtime's start, published ports through a userland proxy, and an
- * embedded DNS server on each user network's gateway address.
+ * each container's network namespace (made by the daemon and pinned by a
+ * file, so that the wiring runs while conmon and the runtime create the
+ * container, and done before the runtime's start), published ports through
+ * a userland proxy, and an embedded DNS server on each user network's
+ * gateway address.
  *
  * On disk: `<data-root>/networks/<id>.json` per network (written
  * atomically). Endpoints live in each container's record (record.Network),
  * so a restarted daemon rebuilds address allocations from its containers.
+ * Namespace files: `<exec-root>/netns/<random>`, a container's SandboxKey,
+ * and one spare made ahead for the next start; a daemon removes those no
+ * running container uses when it starts, and its spare when it stops.
  */
 export class NetworkService {
   private readonly root: string;
@@ -67,6 +102,13 @@ export class NetworkService {
   private readonly pools = new Map<string, AddressPool>();
   private readonly proxies = new Map<string, ProxyHandle[]>();
   private readonly dns = new Map<string, DnsHandle>();
+  /** Namespaces prepared for starting containers, by container ID, until they exit. */
+  private readonly sandboxes = new Map<string, Sandbox>();
+  /** Namespace files made ahead of time for the next starts (see takeNetns). */
+  private readonly spareNetns: string[] = [];
+  private refill: Promise<void> | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly deps: {
     events: EventBus;
     logger: Logger;
@@ -116,14 +158,31 @@ export class NetworkService {
         this.deps.logger.warn({ err: errorMessage(err), id: c.id }, 'reopening ports failed'),
       );
     }
+    await this.sweepNetns();
     const hooks = this.deps.containers.hooks;
     hooks.beforeStart.push((c) => this.beforeStart(c));
+    hooks.creating.push((c) => this.startWiring(c));
     hooks.afterCreate.push((c, pid) => this.wire(c, pid));
+    hooks.startFailed.push((c) => this.abandon(c));
     hooks.afterExit.push((c) => this.unwire(c));
     this.deps.containers.networkResolver = (mode, endpoints) => this.initialEndpoints(mode, endpoints);
+    this.refillNetns();
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.refillTimer);
+    await this.refill?.catch(() => undefined);
+    for (const path of this.spareNetns.splice(0)) {
+      await this.deps.driver
+        .removeNetns(path)
+        .catch((err: unknown) =>
+          this.deps.logger.warn(
+            { err: errorMessage(err), path },
+            'removing a spare network namespace failed',
+          ),
+        );
+    }
     for (const list of this.proxies.values()) for (const p of list) await p.close().catch(() => undefined);
     this.proxies.clear();
     for (const d of this.dns.values()) await d.close().catch(() => undefined);
@@ -468,8 +527,16 @@ export class NetworkService {
     return emptySettings(networks);
   }
 
-  /** Before the runtime runs: DNS for user networks goes to the embedded server on the gateway. */
+  /**
+   * Before the runtime runs: resolv.conf, and for a container on bridge
+   * networks its network namespace (see {@link prepareSandbox}).
+   */
   private async beforeStart(c: Container): Promise<void> {
+    await Promise.all([this.writeResolvConf(c), this.prepareSandbox(c)]);
+  }
+
+  /** DNS for user networks goes to the embedded server on the gateway. */
+  private async writeResolvConf(c: Container): Promise<void> {
     const settings = c.record.Network as ContainerNetwork | undefined;
     const names = Object.keys(settings?.Networks ?? {});
     const user = names.map((n) => this.findByName(n)).find((n) => n && n.Driver === 'bridge' && !n.isDefault);
@@ -503,7 +570,92 @@ export class NetworkService {
     await writeFile(join(this.deps.containers.dir(c), 'resolv.conf'), text);
   }
 
-  /** Between create and start: veths into the container's namespace, addresses, routes, ports, /etc/hosts. */
+  /** Where this daemon pins the network namespaces of its containers (`<exec-root>/netns`). */
+  private get netnsDir(): string {
+    return join(this.deps.containers.deps.execRoot, 'netns');
+  }
+
+  /**
+   * For a container on bridge networks, while the rootfs is being mounted:
+   * allocates its addresses, creates its network namespace pinned by a file
+   * (the runtime joins it instead of making one); {@link startWiring} wires
+   * the veths into it while conmon and the runtime create the container,
+   * and {@link wire} waits for that before the container starts;
+   * {@link abandon} undoes it all when the start fails.
+   */
+  private async prepareSandbox(c: Container): Promise<void> {
+    const settings = c.record.Network as ContainerNetwork | undefined;
+    const mode = c.record.HostConfig.NetworkMode;
+    c.netnsPath = undefined;
+    if (!settings || mode === 'host' || mode.startsWith('container:')) return;
+    const links: SandboxLink[] = [];
+    try {
+      for (const [name, ep] of Object.entries(settings.Networks)) {
+        const net = this.findByName(name);
+        if (!net || net.Driver !== 'bridge' || !net.bridge) continue;
+        const pool = this.pools.get(net.Id);
+        if (!pool) continue;
+        const ip = pool.allocate(ep.IPAMConfig?.IPv4Address);
+        const index = links.length;
+        links.push({
+          name,
+          net,
+          bridge: net.bridge,
+          pool,
+          ip,
+          prefix: Number(net.IPAM.Config[0]?.Subnet.split('/')[1] ?? 24),
+          mac: macFor(ip),
+          hostVeth: `bv${randomBytes(5).toString('hex')}`,
+          ifname: `eth${index}`,
+          gateway: index === 0 && !net.Internal ? pool.gateway : undefined,
+        });
+      }
+    } catch (err) {
+      for (const l of links) l.pool.release(l.ip);
+      throw err;
+    }
+    if (links.length === 0) return;
+    let path: string;
+    try {
+      path = await this.takeNetns();
+    } catch (err) {
+      for (const l of links) l.pool.release(l.ip);
+      throw err;
+    }
+    this.sandboxes.set(c.id, { path, links, wired: undefined });
+    c.netnsPath = path;
+  }
+
+  /**
+   * Wires a prepared namespace: from the `creating` hook, once conmon runs
+   * the runtime's create (the two processes per link then cost the start
+   * nothing), or from {@link wire} at the latest.
+   */
+  private startWiring(c: Container): void {
+    const sandbox = this.sandboxes.get(c.id);
+    if (!sandbox || sandbox.wired) return;
+    const { path, links } = sandbox;
+    sandbox.wired = (async () => {
+      for (const l of links) {
+        await this.deps.driver.connectNetns({
+          hostName: l.hostVeth,
+          bridge: l.bridge,
+          netns: { path },
+          ifname: l.ifname,
+          address: `${l.ip}/${l.prefix}`,
+          gateway: l.gateway,
+          mac: l.mac,
+        });
+      }
+    })();
+    sandbox.wired.catch(() => undefined); // awaited by wire, or abandoned
+  }
+
+  /**
+   * Between create and start: waits for the namespace's wiring, then records
+   * the endpoints (`network connect`), /etc/hosts and published ports. The
+   * container service saves the record once the container runs.
+   */
   private async wire(c: Container, pid: number): Promise<void> {
     const settings = c.record.Network as ContainerNetwork | undefined;
     if (
@@ -512,53 +664,34 @@ export class NetworkService {
       c.record.HostConfig.NetworkMode.startsWith('container:')
     )
       return;
-    settings.SandboxKey = `/proc/${pid}/ns/net`;
+    const sandbox = this.sandboxes.get(c.id);
+    settings.SandboxKey = sandbox?.path ?? `/proc/${pid}/ns/net`;
     settings.veths = {};
-    let index = 0;
-    let first: { ip: string; gateway: string; prefix: number; mac: string } | undefined;
-    for (const [name, ep] of Object.entries(settings.Networks)) {
-      const net = this.findByName(name);
-      if (!net || net.Driver !== 'bridge' || !net.bridge) continue;
-      const pool = this.pools.get(net.Id);
-      if (!pool) continue;
-      const ip = pool.allocate(ep.IPAMConfig?.IPv4Address);
-      const prefix = Number(net.IPAM.Config[0]?.Subnet.split('/')[1] ?? 24);
-      const mac = macFor(ip);
-      const hostVeth = `bv${randomBytes(5).toString('hex')}`;
-      try {
-        await this.deps.driver.connectNetns({
-          hostName: hostVeth,
-          peerName: `bp${hostVeth.slice(2)}`,
-          bridge: net.bridge,
-          pid,
-          ifname: `eth${index}`,
-          address: `${ip}/${prefix}`,
-          gateway: index === 0 && !net.Internal ? pool.gateway : undefined,
-          mac,
-        });
-      } catch (err) {
-        pool.release(ip);
-        throw err;
-      }
-      settings.veths[name] = hostVeth;
+    if (sandbox) {
+      this.startWiring(c);
+      await sandbox.wired;
+    }
+    for (const l of sandbox?.links ?? []) {
+      const ep = settings.Networks[l.name];
+      if (!ep) continue;
+      settings.veths[l.name] = l.hostVeth;
       Object.assign(ep, {
-        NetworkID: net.Id,
+        NetworkID: l.net.Id,
         EndpointID: randomBytes(32).toString('hex'),
-        Gateway: pool.gateway,
-        IPAddress: ip,
-        IPPrefixLen: prefix,
-        MacAddress: mac,
-        DNSNames: net.isDefault ? null : [c.name, c.id.slice(0, 12), ...(ep.Aliases ?? [])],
+        Gateway: l.pool.gateway,
+        IPAddress: l.ip,
+        IPPrefixLen: l.prefix,
+        MacAddress: l.mac,
+        DNSNames: l.net.isDefault ? null : [c.name, c.id.slice(0, 12), ...(ep.Aliases ?? [])],
       });
-      if (!first) first = { ip, gateway: pool.gateway, prefix, mac };
-      index++;
-      this.publishEndpoint(net, c, 'connect');
+      this.publishEndpoint(l.net, c, 'connect');
     }
     const defaultEp = settings.Networks['bridge'];
     settings.IPAddress = defaultEp?.IPAddress ?? '';
     settings.IPPrefixLen = defaultEp?.IPPrefixLen ?? 0;
     settings.Gateway = defaultEp?.Gateway ?? '';
     settings.MacAddress = defaultEp?.MacAddress ?? '';
+    const first = sandbox?.links[0];
     if (first) {
       const names = [
         c.record.Config.Hostname,
@@ -570,22 +703,41 @@ export class NetworkService {
       );
       await this.openPorts(c);
     }
-    await this.deps.containers.deps.store.saveRecord(c.record);
   }
 
-  /** After exit: addresses back to the pools, proxies closed, `network disconnect`. */
+  /**
+   * After exit: addresses back to the pools, proxies closed, `network
+   * disconnect`. The veths and the namespace file go in the background:
+   * nothing waits for them (the next start of the container makes new ones),
+   * and a daemon that stops first removes a leftover file at its next start.
+   * The container service saves the record afterwards.
+   */
   private async unwire(c: Container): Promise<void> {
     const settings = c.record.Network as ContainerNetwork | undefined;
-    if (!settings) return;
+    const sandbox = this.sandboxes.get(c.id);
+    this.sandboxes.delete(c.id);
+    c.netnsPath = undefined;
+    if (!settings) {
+      if (sandbox) this.dropSandbox(c, sandbox);
+      return;
+    }
     for (const p of this.proxies.get(c.id) ?? []) await p.close().catch(() => undefined);
     this.proxies.delete(c.id);
     if (this.deps.settings.iptables) await this.deps.driver.removeContainerPorts(c.id).catch(() => undefined);
+    // From here on nothing awaits, so no other start can take an address released below before
+    // everything of this container is accounted for.
+    const veths = Object.values(settings.veths ?? {});
+    const netnsFile =
+      sandbox?.path ??
+      (settings.SandboxKey.startsWith(`${this.netnsDir}/`) ? settings.SandboxKey : undefined);
+    const sandboxIps = new Map((sandbox?.links ?? []).map((l) => [l.name, l]));
     for (const [name, ep] of Object.entries(settings.Networks)) {
       const net = this.findByName(name);
       if (!net) continue;
-      if (ep.IPAddress) this.pools.get(net.Id)?.release(ep.IPAddress);
-      const veth = settings.veths?.[name];
-      if (veth) await this.deps.driver.deleteLink(veth).catch(() => undefined);
+      const link = sandboxIps.get(name);
+      sandboxIps.delete(name);
+      if (link) link.pool.release(link.ip);
+      else if (ep.IPAddress) this.pools.get(net.Id)?.release(ep.IPAddress);
       if (ep.IPAddress || net.Driver !== 'bridge') this.publishEndpoint(net, c, 'disconnect');
       Object.assign(ep, {
         EndpointID: '',
@@ -596,6 +748,7 @@ export class NetworkService {
         DNSNames: null,
       });
     }
+    for (const l of sandboxIps.values()) l.pool.release(l.ip); // networks the container left meanwhile
     settings.SandboxKey = '';
     settings.IPAddress = '';
     settings.Gateway = '';
@@ -603,7 +756,129 @@ export class NetworkService {
     settings.MacAddress = '';
     settings.Ports = {};
     settings.veths = {};
-    await this.deps.containers.deps.store.saveRecord(c.record).catch(() => undefined);
+    // Unpinned, a namespace no process is in goes away with its veths. A container that joined
+    // it (container:<id>) keeps it alive, so then the veths are deleted explicitly, as they are
+    // for a namespace the runtime made.
+    const shared = this.deps.containers.all().some((o) => {
+      const mode = o.record.HostConfig.NetworkMode;
+      if (o === c || !o.running || !mode.startsWith('container:')) return false;
+      try {
+        return this.deps.containers.find(mode.slice('container:'.length)) === c;
+      } catch {
+        return true; // an ambiguous reference: delete the veths to be safe
+      }
+    });
+    const deleteVeths = !netnsFile || shared ? veths : [];
+    if (deleteVeths.length > 0 || netnsFile) {
+      this.deps.containers.runInBackground(
+        async () => {
+          await sandbox?.wired?.catch(() => undefined);
+          const deleted = await Promise.allSettled(deleteVeths.map((v) => this.deps.driver.deleteLink(v)));
+          if (netnsFile) await this.deps.driver.removeNetns(netnsFile);
+          for (const r of deleted) if (r.status === 'rejected') throw r.reason;
+        },
+        { container: c, what: 'removing the network namespace' },
+      );
+    }
+  }
+
+  /** A failed start: undoes {@link prepareSandbox} and, if it got that far, {@link wire}. */
+  private async abandon(c: Container): Promise<void> {
+    const settings = c.record.Network as ContainerNetwork | undefined;
+    const wired = Object.keys(settings?.veths ?? {}).length > 0;
+    const sandbox = this.sandboxes.get(c.id);
+    if (wired || (settings && sandbox)) {
+      await this.unwire(c);
+      return;
+    }
+    this.sandboxes.delete(c.id);
+    c.netnsPath = undefined;
+    if (sandbox) this.dropSandbox(c, sandbox);
+  }
+
+  /** Releases a sandbox's addresses and removes its namespace file in the background. */
+  private dropSandbox(c: Container, sandbox: Sandbox): void {
+    for (const l of sandbox.links) l.pool.release(l.ip);
+    this.deps.containers.runInBackground(
+      async () => {
+        await sandbox.wired?.catch(() => undefined);
+        await this.deps.driver.removeNetns(sandbox.path);
+      },
+      { container: c, what: 'removing the network namespace' },
+    );
+  }
+
+  /**
+   * A new network namespace for a starting container: a spare made ahead
+   * of time when there is one (making one costs a process), else one made
+   * now. Either way another spare is made in the background. Names are
+   * random, so a file still going away in the background never clashes.
+   */
+  private async takeNetns(): Promise<string> {
+    const spare = this.spareNetns.shift();
+    this.scheduleRefill();
+    if (spare !== undefined) return spare;
+    const path = join(this.netnsDir, randomBytes(6).toString('hex'));
+    await this.deps.driver.createNetns(path);
+    return path;
+  }
+
+  /**
+   * Refills the spares a little later: spawning a process stalls the event
+   * loop for a moment, which the start that took the spare (and, for a
+   * short-lived container, its exit and removal) should not pay for.
+   */
+  private scheduleRefill(): void {
+    if (this.refillTimer !== undefined || this.closed) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.refillNetns();
+    }, SPARE_REFILL_DELAY_MS);
+    this.refillTimer.unref();
+  }
+
+  /** Makes spare namespaces in the background until there are {@link SPARE_NETNS}. */
+  private refillNetns(): void {
+    if (this.refill !== undefined || this.closed || this.spareNetns.length >= SPARE_NETNS) return;
+    const refill = (async () => {
+      try {
+        while (!this.closed && this.spareNetns.length < SPARE_NETNS) {
+          const path = join(this.netnsDir, randomBytes(6).toString('hex'));
+          await this.deps.driver.createNetns(path);
+          if (this.closed) {
+            await this.deps.driver.removeNetns(path);
+            return;
+          }
+          this.spareNetns.push(path);
+        }
+      } finally {
+        this.refill = undefined;
+      }
+    })();
+    this.refill = refill;
+    this.deps.containers.runInBackground(() => refill, { what: 'making a spare network namespace' });
+  }
+
+  /** Namespace files no running container uses: left by a daemon that stopped or crashed mid-way. */
+  private async sweepNetns(): Promise<void> {
+    const inUse = new Set(
+      this.deps.containers
+        .all()
+        .filter((c) => c.running)
+        .map((c) => (c.record.Network as ContainerNetwork | undefined)?.SandboxKey ?? ''),
+    );
+    for (const name of await readdir(this.netnsDir).catch(() => [] as string[])) {
+      const path = join(this.netnsDir, name);
+      if (inUse.has(path)) continue;
+      await this.deps.driver
+        .removeNetns(path)
+        .catch((err: unknown) =>
+          this.deps.logger.warn(
+            { err: errorMessage(err), path },
+            'removing a stale network namespace failed',
+          ),
+        );
+    }
   }
 
   /** Published ports: a userland proxy per binding (and DNAT where iptables is on). */
@@ -737,9 +1012,8 @@ export class NetworkService {
       try {
         await this.deps.driver.connectNetns({
           hostName: hostVeth,
-          peerName: `bp${hostVeth.slice(2)}`,
           bridge: net.bridge,
-          pid: c.state.Pid,
+          netns: { pid: c.state.Pid },
           ifname: `eth${ifIndex}`,
           address: `${ip}/${prefix}`,
           gateway: undefined,

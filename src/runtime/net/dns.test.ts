@@ -304,7 +304,6 @@ describe('DNS server for a network namespace', async () => {
     ns = await net.addNetns('a');
     await createVethIntoNetns({
       hostName: net.link('h1'),
-      peerName: net.link('p1'),
       bridge,
       netns: ns,
       address: `${subnet.host(2)}/24`,

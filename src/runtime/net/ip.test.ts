@@ -17,6 +17,7 @@ import {
   parseNetDev,
   removeVeth,
   validateIfname,
+  vethCommands,
 } from './ip.js';
 import { ensureChains } from './iptables.js';
 import { canManageNetwork, TestNet } from './testnet.js';
@@ -44,6 +45,97 @@ describe('ip helpers', () => {
     validateIfname('bthT1234567890a');
     for (const bad of ['', 'bthT1234567890ab', 'a/b', 'a b', 'eth0:1', '.hidden']) {
       assert.throws(() => validateIfname(bad), { kind: 'invalid-parameter' }, bad);
+    }
+  });
+
+  it('builds the two commands that wire a namespace', () => {
+    const c = vethCommands({
+      hostName: 'bv0123456789',
+      bridge: 'berth0',
+      netns: { pid: 4242 },
+      address: '10.231.5.2/24',
+      gateway: '10.231.5.1',
+      mac: '02:42:0A:E7:05:02',
+      mtu: 1400,
+    });
+    assert.deepEqual(c.host, [
+      'link',
+      'add',
+      'bv0123456789',
+      'mtu',
+      '1400',
+      'master',
+      'berth0',
+      'up',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'mtu',
+      '1400',
+      'address',
+      '02:42:0a:e7:05:02',
+      'netns',
+      '/proc/4242/ns/net',
+    ]);
+    assert.equal(
+      c.batch,
+      [
+        'addr add 10.231.5.2/24 dev eth0',
+        'link set dev eth0 up',
+        'link set dev lo up',
+        'route replace default via 10.231.5.1 dev eth0',
+        '',
+      ].join('\n'),
+    );
+    assert.equal(c.mac, '02:42:0a:e7:05:02');
+
+    // A second interface: no gateway, no MTU, a namespace by path, a MAC made up.
+    const d = vethCommands(
+      {
+        hostName: 'bvb',
+        bridge: 'br1',
+        netns: { path: '/run/netns/x' },
+        ifname: 'eth1',
+        address: '10.0.0.9/8',
+      },
+      () => '02:00:00:00:00:09',
+    );
+    assert.deepEqual(d.host.slice(3), [
+      'master',
+      'br1',
+      'up',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth1',
+      'address',
+      '02:00:00:00:00:09',
+      'netns',
+      '/run/netns/x',
+    ]);
+    assert.equal(d.batch, 'addr add 10.0.0.9/8 dev eth1\nlink set dev eth1 up\nlink set dev lo up\n');
+    assert.equal(d.mac, '02:00:00:00:00:09');
+  });
+
+  it('refuses wiring it cannot express safely', () => {
+    const base = { hostName: 'bvx', bridge: 'br0', netns: { pid: 1 }, address: '10.0.0.2/24' };
+    for (const bad of [
+      { ...base, hostName: 'a b' },
+      { ...base, bridge: 'br0;rm' },
+      { ...base, ifname: 'eth0 up' },
+      { ...base, address: '10.0.0.2/24 dev lo' },
+      { ...base, gateway: '10.0.1.1' },
+      { ...base, gateway: 'x' },
+      { ...base, mac: '02:42' },
+      { ...base, mtu: 10 },
+      { ...base, netns: { pid: 0 } },
+      { ...base, netns: { path: 'relative' } },
+      { ...base, hostName: 'eth0' },
+    ]) {
+      assert.throws(() => vethCommands(bad), { kind: 'invalid-parameter' }, JSON.stringify(bad));
     }
   });
 
@@ -120,7 +212,6 @@ describe('bridge and veth into namespaces', async () => {
   it('wires a namespace by path and one by pid, which ping each other', { skip }, async () => {
     const a = await createVethIntoNetns({
       hostName: net.link('h1'),
-      peerName: net.link('p1'),
       bridge,
       netns: nsA,
       address: `${subnet.host(2)}/24`,
@@ -130,7 +221,6 @@ describe('bridge and veth into namespaces', async () => {
     assert.deepEqual(a, { hostName: net.link('h1'), ifname: 'eth0', mac: '02:42:0a:e7:00:02' });
     const b = await createVethIntoNetns({
       hostName: net.link('h2'),
-      peerName: net.link('p2'),
       bridge,
       netns: nsB,
       address: `${subnet.host(3)}/24`,
@@ -179,7 +269,6 @@ describe('bridge and veth into namespaces', async () => {
 
   it('refuses conflicts and missing targets, leaving nothing behind', { skip }, async () => {
     const base = {
-      peerName: net.link('p9'),
       bridge,
       netns: nsA,
       address: `${subnet.host(9)}/24`,
@@ -196,7 +285,7 @@ describe('bridge and veth into namespaces', async () => {
       }),
       { kind: 'not-found' },
     );
-    // eth0 already exists in A: the rename fails, and the pair is rolled back.
+    // eth0 already exists in A: the pair cannot be made, and nothing is left behind.
     await assert.rejects(createVethIntoNetns({ ...base, hostName: net.link('h9') }));
     assert.equal(await linkExists(net.link('h9')), false);
     await assert.rejects(createVethIntoNetns({ ...base, hostName: net.link('h9'), gateway: '10.0.0.1' }), {
@@ -208,7 +297,6 @@ describe('bridge and veth into namespaces', async () => {
   it('adds a second interface and removes it again', { skip }, async () => {
     await createVethIntoNetns({
       hostName: net.link('h3'),
-      peerName: net.link('p3'),
       bridge,
       netns: nsA,
       ifname: 'eth1',

@@ -5,10 +5,11 @@
  *
  * - Every name berth creates must carry a berth-specific prefix (other
  *   engines may share the host) and fit IFNAMSIZ: at most 15 bytes.
- * - A container's namespace is named by the pid of a process inside it (a
- *   runtime-created netns, wired between `create` and `start`) or by the
- *   path of a bind-mounted nsfs file (`/run/netns/<name>`, or any other).
- *   Commands inside it run through `nsenter`, which takes both forms; iproute2's
+ * - A container's namespace is named by the path of a bind-mounted nsfs
+ *   file (berth makes its containers' with {@link createNetnsFile}; or
+ *   `/run/netns/<name>`, or any other) or by the pid of a process inside it
+ *   (how a running container is connected to one more network). Commands
+ *   inside it run through `nsenter`, which takes both forms; iproute2's
  *   `ip -n` only takes names under /run/netns.
  * - Reads use `ip -j` (JSON). Functions are idempotent where the brief of the
  *   operation allows it (create a bridge that exists, delete a missing link).
@@ -17,7 +18,8 @@
  * subnets and addresses and calls these as primitives.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { isIPv4 } from 'node:net';
 
 import { ConflictError, InvalidParameterError, NotFoundError, SystemError } from '../../errors.js';
@@ -340,8 +342,6 @@ export async function createBridge(name: string, options: BridgeOptions): Promis
 export interface VethOptions {
   /** The host end, enslaved to `bridge`. */
   hostName: string;
-  /** The peer's name while it is created; it is renamed to `ifname` inside the namespace. */
-  peerName: string;
   bridge: string;
   netns: NetnsRef;
   /** The name inside the namespace. Default `eth0`. */
@@ -350,7 +350,7 @@ export interface VethOptions {
   address: string;
   /** Installs `default via <gateway>` in the namespace when given. */
   gateway?: string;
-  /** The container-side MAC; the kernel picks a random one when absent. */
+  /** The container-side MAC; a random locally administered one when absent. */
   mac?: string;
   mtu?: number;
 }
@@ -358,28 +358,32 @@ export interface VethOptions {
 export interface VethEndpoint {
   hostName: string;
   ifname: string;
-  /** The container-side MAC as the kernel reports it. */
+  /** The container-side MAC. */
   mac: string;
 }
 
+/** The two iproute2 invocations that wire a namespace (see {@link createVethIntoNetns}). */
+export interface VethCommands {
+  /** argv of `ip` in the host's namespace: the pair, enslaved and up, its peer created inside the namespace. */
+  host: string[];
+  /** stdin of `ip -batch -` inside the namespace: address, links up, default route. */
+  batch: string;
+  /** The container-side MAC the commands set. */
+  mac: string;
+}
+
+/** The namespace as `ip link … netns` takes it: a path, so a name under /run/netns never shadows a pid. */
+function netnsTarget(netns: NetnsRef): string {
+  return 'pid' in netns ? `/proc/${netns.pid}/ns/net` : netns.path;
+}
+
 /**
- * Wires a container's network namespace to a bridge:
- *
- * 1. creates the veth pair with the peer directly inside the namespace (so
- *    no half-moved peer is ever left in the host's namespace),
- * 2. enslaves the host end to `bridge` and brings it up,
- * 3. inside the namespace, renames the peer to `ifname`, adds the address,
- *    brings it and `lo` up and installs the default route.
- *
- * The namespace must not already have an interface called `ifname` or
- * `peerName`. On failure the host end is deleted, which removes the peer too.
- * The namespace's own interfaces vanish with it, so a container that exits
- * leaves nothing behind; `removeVeth` is for disconnecting a live one.
+ * Validates `options` and builds the commands of {@link createVethIntoNetns}
+ * (pure; `randomMac` supplies the MAC when none is given).
  */
-export async function createVethIntoNetns(options: VethOptions): Promise<VethEndpoint> {
+export function vethCommands(options: VethOptions, mac: () => string = randomMac): VethCommands {
   const ifname = options.ifname ?? 'eth0';
   validateIfname(options.hostName);
-  validateIfname(options.peerName);
   validateIfname(options.bridge);
   validateIfname(ifname);
   validateNetns(options.netns);
@@ -394,65 +398,138 @@ export async function createVethIntoNetns(options: VethOptions): Promise<VethEnd
   if (options.mac !== undefined && !MAC.test(options.mac)) {
     throw new InvalidParameterError(`invalid MAC address ${JSON.stringify(options.mac)}`);
   }
-  if (options.hostName === options.peerName) {
-    throw new InvalidParameterError('the host and peer names of a veth pair must differ');
+  if (options.hostName === ifname) {
+    throw new InvalidParameterError('the host and namespace names of a veth pair must differ');
   }
-
-  const bridge = await getLink(options.bridge);
-  if (bridge === undefined) throw new NotFoundError(`bridge ${options.bridge} does not exist`);
-  if (bridge.kind !== 'bridge') throw new InvalidParameterError(`${options.bridge} is not a bridge`);
-
+  const peerMac = (options.mac ?? mac()).toLowerCase();
   const mtu = options.mtu === undefined ? [] : ['mtu', String(options.mtu)];
-  const mac = options.mac === undefined ? [] : ['address', options.mac.toLowerCase()];
-  const target = 'pid' in options.netns ? String(options.netns.pid) : options.netns.path;
+  const host = [
+    'link',
+    'add',
+    options.hostName,
+    ...mtu,
+    'master',
+    options.bridge,
+    'up',
+    'type',
+    'veth',
+    'peer',
+    'name',
+    ifname,
+    ...mtu,
+    'address',
+    peerMac,
+    'netns',
+    netnsTarget(options.netns),
+  ];
+  const batch = [
+    `addr add ${address.address}/${address.prefix} dev ${ifname}`,
+    `link set dev ${ifname} up`,
+    'link set dev lo up',
+  ];
+  if (options.gateway !== undefined) batch.push(`route replace default via ${options.gateway} dev ${ifname}`);
+  return { host, batch: batch.join('\n') + '\n', mac: peerMac };
+}
+
+/**
+ * Wires a container's network namespace to a bridge, in two processes:
+ *
+ * 1. in the host's namespace, one `ip link add` creates the veth pair with
+ *    the host end enslaved to `bridge` and up, and the peer created directly
+ *    inside the namespace under its final name and MAC (the kernel does it
+ *    all or nothing, so a failure leaves no half-made pair);
+ * 2. inside the namespace, one `ip -batch -` adds the address, brings the
+ *    peer and `lo` up and installs the default route.
+ *
+ * The namespace must not already have an interface called `ifname`
+ * (ConflictError). When step 2 fails the host end is deleted, which removes
+ * the peer too. The namespace's own interfaces vanish with it, so a
+ * container that exits leaves nothing behind; `removeVeth` is for
+ * disconnecting a live one.
+ */
+export async function createVethIntoNetns(options: VethOptions): Promise<VethEndpoint> {
+  const commands = vethCommands(options);
+  const ifname = options.ifname ?? 'eth0';
   try {
-    await ip([
-      'link',
-      'add',
-      options.hostName,
-      ...mtu,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      options.peerName,
-      ...mtu,
-      ...mac,
-      'netns',
-      target,
-    ]);
+    await ip(commands.host);
   } catch (err) {
+    const text = failureText(err);
     if (err instanceof ConflictError) {
-      throw new ConflictError(`link ${options.hostName} or ${options.peerName} already exists`, {
-        cause: err,
-      });
+      throw new ConflictError(
+        `link ${options.hostName} already exists, or ${ifname} in ${describeNetns(options.netns)}`,
+        { cause: err },
+      );
     }
-    if (err instanceof NotFoundError || /Invalid "netns" value|No such process/i.test(failureText(err))) {
+    // The bridge is the one device the command looks up by name; the namespace is opened by path.
+    if (/Invalid "netns" value|No such process/i.test(text)) {
       throw new NotFoundError(`cannot use ${describeNetns(options.netns)}`, { cause: err });
+    }
+    if (/Device does not exist|Cannot find device/i.test(text)) {
+      throw new NotFoundError(`bridge ${options.bridge} does not exist`, { cause: err });
+    }
+    if (/Operation not supported/i.test(text)) {
+      throw new InvalidParameterError(`${options.bridge} is not a bridge`, { cause: err });
     }
     throw err;
   }
-
   try {
-    await ip(['link', 'set', 'dev', options.hostName, 'master', options.bridge, 'up']);
-    const batch = [
-      `link set dev ${options.peerName} name ${ifname}`,
-      `addr add ${address.address}/${address.prefix} dev ${ifname}`,
-      `link set dev ${ifname} up`,
-      'link set dev lo up',
-    ];
-    if (options.gateway !== undefined)
-      batch.push(`route replace default via ${options.gateway} dev ${ifname}`);
-    await ipInNetns(options.netns, ['-batch', '-'], batch.join('\n') + '\n');
-    // A MAC that was set needs no read-back (one process fewer on every container start).
-    if (options.mac !== undefined)
-      return { hostName: options.hostName, ifname, mac: options.mac.toLowerCase() };
-    const inside = parseLinks(await ipInNetns(options.netns, ['-j', 'link', 'show', 'dev', ifname]))[0];
-    return { hostName: options.hostName, ifname, mac: inside?.mac ?? '' };
+    await ipInNetns(options.netns, ['-batch', '-'], commands.batch);
   } catch (err) {
     await deleteLink(options.hostName).catch(() => undefined);
     throw err;
   }
+  return { hostName: options.hostName, ifname, mac: commands.mac };
+}
+
+// ---------------------------------------------------------------------------
+// Network namespaces pinned by a file
+
+const UNSHARE = 'unshare';
+const UMOUNT = 'umount';
+
+/**
+ * Creates a new network namespace held by a bind mount on `path` (an empty
+ * file, created here with its directory), as `ip netns add` does under
+ * /run/netns: a runtime joins it by path, and it lives until
+ * {@link removeNetnsFile}, whatever the processes in it do. Its only
+ * interface is `lo`, down. A failure leaves no file behind.
+ */
+export async function createNetnsFile(path: string): Promise<void> {
+  validateNetns({ path });
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  await writeFile(path, '', { flag: 'wx', mode: 0o600 }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new ConflictError(`network namespace file ${path} already exists`, { cause: err });
+    }
+    throw new SystemError(`creating ${path}: ${(err as Error).message}`, { cause: err });
+  });
+  try {
+    await runCommand(UNSHARE, [`--net=${path}`, 'true']);
+  } catch (err) {
+    await rm(path, { force: true }).catch(() => undefined);
+    throw new SystemError(`creating a network namespace at ${path}: ${failureText(err).trim()}`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * Unmounts and deletes a file made by {@link createNetnsFile}. The namespace
+ * ends with its last user: at once when no process is left in it, and the
+ * veth pairs with an end inside go with it. Idempotent.
+ */
+export async function removeNetnsFile(path: string): Promise<void> {
+  validateNetns({ path });
+  try {
+    await runCommand(UMOUNT, [path]);
+  } catch (err) {
+    if (!/not mounted|no mount point|No such file/i.test(failureText(err))) {
+      throw new SystemError(`unmounting network namespace ${path}: ${failureText(err).trim()}`, {
+        cause: err,
+      });
+    }
+  }
+  await rm(path, { force: true });
 }
 
 /** Deletes a veth by its host end (its peer goes with it). Idempotent; true if it existed. */

@@ -131,7 +131,6 @@ describe('berth chains on the host', async () => {
     const wire = (n: string, ns: NetnsRef, bridge: string, s: typeof s1, host: number) =>
       createVethIntoNetns({
         hostName: net.link(`h${n}`),
-        peerName: net.link(`p${n}`),
         bridge,
         netns: ns,
         address: `${s.host(host)}/24`,

@@ -203,7 +203,6 @@ describe('userland proxy into a network namespace', async () => {
     containerIp = subnet.host(2);
     await createVethIntoNetns({
       hostName: net.link('h1'),
-      peerName: net.link('p1'),
       bridge,
       netns: ns,
       address: `${containerIp}/24`,
