@@ -30,6 +30,7 @@ import {
   buildImage,
   busyboxRootfsLayer,
   dockerSaveTarball,
+  ociLayoutTarball,
   readTarEntries,
   type FixtureImage,
 } from '../../helpers/images.js';
@@ -246,6 +247,7 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
   let pulled: FixtureImage;
   let loaded: FixtureImage;
   let tarPath = '';
+  let ociTarPath = '';
   let pullRef = '';
   let pullPath = '';
   let bigPullIds: Set<string>;
@@ -276,6 +278,9 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
     bigLoadIds = new Set(loaded.layers.slice(1).map((l) => shortId(l.diffId)));
     tarPath = join(work, 'load.tar');
     await writeFile(tarPath, await dockerSaveTarball([{ image: loaded, repoTags: [loadRef] }]));
+    // The same image as an OCI layout, whose gzip layers a load keeps as blobs in the content store.
+    ociTarPath = join(work, 'load-oci.tar');
+    await writeFile(ociTarPath, await ociLayoutTarball([{ image: loaded, refName: `docker.io/${loadRef}` }]));
     daemon = await TestDaemon.start();
   });
   after(async () => {
@@ -358,11 +363,11 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
 
   let orphanIngest = '';
 
-  it('SIGKILL while docker load stores the layer blobs', async (t) => {
+  it('SIGKILL while docker load stores the compressed layer blobs of an OCI layout', async (t) => {
     const stream = openStream(daemon.socket, 'POST', '/images/load', { 'content-type': 'application/x-tar' });
-    createReadStream(tarPath).pipe(stream.req);
+    createReadStream(ociTarPath).pipe(stream.req);
     const ingestRoot = join(daemon.dataRoot, 'image/content/ingest');
-    // The window (copying one 40 MB blob into the content store) is short: poll fast.
+    // The window (streaming one 40 MB blob into the content store) is short: poll fast.
     await waitFor(
       async () => {
         if (stream.messages.some((m) => m.stream?.startsWith('Loaded image') === true)) return true;
@@ -372,14 +377,14 @@ describe('a daemon killed mid-pull or mid-load recovers a consistent image store
             (s) => s.size,
             () => 0,
           );
-          if (ref.startsWith('load-layer-') && size > 1024 * 1024) {
+          if (ref.startsWith('load-blob-') && size > 1024 * 1024) {
             orphanIngest = ref;
             return true;
           }
         }
         return false;
       },
-      { timeoutMs: 60_000, intervalMs: 2, what: 'a load-layer ingest in the content store' },
+      { timeoutMs: 60_000, intervalMs: 2, what: 'a load-blob ingest in the content store' },
     );
     if (orphanIngest === '') {
       await stream.closed;
