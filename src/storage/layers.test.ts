@@ -378,7 +378,13 @@ describe('storage/layers', () => {
   it('a layer modified on disk fails reassembly instead of producing a wrong tar', async () => {
     const s = await LayerStore.open(storeRoot(), { sync: false });
     const base = await s.register(streamOf(baseTar), undefined);
-    await writeFile(join(s.diffDir(base.chainId), 'bin/tool'), 'TOOL');
+    assert.equal(
+      (await s.tarStream(base.chainId))?.verifying,
+      false,
+      'untouched since hashed: not hashed again',
+    );
+    await writeFile(join(s.diffDir(base.chainId), 'bin/tool'), 'TOOL'); // same size
+    assert.equal((await s.tarStream(base.chainId))?.verifying, true, 'a changed ctime: hashed and checked');
     await assert.rejects(exact(s, base.chainId), /modified on disk/);
   });
 

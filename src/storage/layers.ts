@@ -42,7 +42,6 @@ import {
   rm,
   symlink,
   unlink,
-  writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -52,7 +51,14 @@ import { fsyncDir, isErrno, readJsonFile, writeFileAtomic } from './atomic.js';
 import { OffThreadDigest, childChainId, parseDigestString } from './digest.js';
 import { extractLayer, type SpecialFileOps } from './tar-extract.js';
 import { exportLayer } from './tar-export.js';
-import { TarSplitRecorder, assembleTar, decodeTarSplit, tarSplitSize } from './tar-split.js';
+import {
+  RACY_MS,
+  TarSplitRecorder,
+  assembleTar,
+  decodeTarSplit,
+  filesUnchangedSince,
+  tarSplitSize,
+} from './tar-split.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -82,12 +88,25 @@ export class StagedLayer {
   /** @internal */ discarded = false;
   /** @internal resolves once its files are on disk (rejects if syncing failed) */
   durable: Promise<void> = Promise.resolve();
+  /** @internal its tar-split, written (sealed) when it is placed */
+  readonly split: TarSplitRecorder;
+  /** @internal when extraction finished (ms) */
+  readonly extractedAt: number;
 
-  constructor(tmp: string, diffId: string, tarSize: number, size: number) {
+  constructor(
+    tmp: string,
+    diffId: string,
+    tarSize: number,
+    size: number,
+    split: TarSplitRecorder,
+    extractedAt: number,
+  ) {
     this.tmp = tmp;
     this.diffId = diffId;
     this.tarSize = tarSize;
     this.size = size;
+    this.split = split;
+    this.extractedAt = extractedAt;
   }
 }
 
@@ -392,8 +411,7 @@ export class LayerStore {
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new InvalidParameterError(`layer diff ID mismatch: got ${diffId}, expected ${expectedDiffId}`);
       }
-      await writeFile(join(tmp, TAR_SPLIT_FILE), split.encode(), { mode: 0o600 });
-      const staged = new StagedLayer(tmp, diffId, tarSize, size);
+      const staged = new StagedLayer(tmp, diffId, tarSize, size, split, Date.now());
       if (this.sync && options.deferSync === true) this.unsynced.add(staged);
       else if (this.sync) await execFileAsync('sync', ['-f', tmp]);
       return staged;
@@ -423,6 +441,7 @@ export class LayerStore {
       return this.register(source.stream, parent, staged.diffId);
     }
     if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
+    await this.sealStaged(staged);
     if (this.unsynced.has(staged)) this.syncDeferred();
     await staged.durable;
     try {
@@ -435,6 +454,18 @@ export class LayerStore {
       // Gone when it was renamed into place; left when the chain appeared meanwhile or commit failed.
       await removeTree(staged.tmp);
     }
+  }
+
+  /**
+   * Writes the staged layer's tar-split (fsync'ed), sealed at least
+   * RACY_MS after extraction ended, waiting out the rest of that if needed
+   * (see tar-split.ts; by the time an archive's layers are placed, only the
+   * last one may wait).
+   */
+  private async sealStaged(staged: StagedLayer): Promise<void> {
+    const wait = staged.extractedAt + RACY_MS + 1 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await writeFileAtomic(join(staged.tmp, TAR_SPLIT_FILE), staged.split.encode(Date.now()), 0o600);
   }
 
   /**
@@ -459,10 +490,13 @@ export class LayerStore {
 
   /**
    * The layer's original tar, rebuilt byte for byte from its files and
-   * tar-split (verified against the diff ID as it streams), with its length;
+   * tar-split, with its length. Verified against the diff ID as it streams
+   * unless no file has changed since extraction hashed it (tar-split.ts);
    * undefined for a layer stored without a tar-split (before berth kept them).
    */
-  async tarStream(chainId: string): Promise<{ stream: Readable; size: number } | undefined> {
+  async tarStream(
+    chainId: string,
+  ): Promise<{ stream: Readable; size: number; verifying: boolean } | undefined> {
     const info = this.layers.get(chainId);
     if (info === undefined) throw notFound(chainId);
     const dir = join(this.layersDir, hexOf(chainId));
@@ -473,12 +507,18 @@ export class LayerStore {
       if (isErrno(err, 'ENOENT')) return undefined;
       throw err;
     }
-    const segments = decodeTarSplit(encoded);
+    const { segments, sealedAt } = decodeTarSplit(encoded);
+    const diffDir = join(dir, 'diff');
+    const stashDir = join(dir, STASH_DIR);
+    // Hashed again only if a file may have changed since extraction hashed it.
+    const untouched = sealedAt !== undefined && filesUnchangedSince(segments, diffDir, stashDir, sealedAt);
     return {
-      stream: Readable.from(assembleTar(segments, join(dir, 'diff'), join(dir, STASH_DIR), info.diffId), {
+      stream: Readable.from(assembleTar(segments, diffDir, stashDir, untouched ? undefined : info.diffId), {
         objectMode: false,
+        highWaterMark: 2 * 1024 * 1024, // reads ahead while the consumer sends
       }),
       size: tarSplitSize(segments),
+      verifying: !untouched,
     };
   }
 

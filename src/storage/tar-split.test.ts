@@ -11,9 +11,10 @@ describe('storage/tar-split', () => {
       { kind: 'raw', bytes: Buffer.alloc(1024) },
       { kind: 'file', rel: 'ünïcode/näme', size: 3, stash: 7 },
     ];
-    const decoded = decodeTarSplit(encodeTarSplit(segments));
-    assert.deepEqual(decoded, segments);
-    assert.equal(tarSplitSize(decoded), 12 + 5_000_000_000 + 1024 + 3);
+    const decoded = decodeTarSplit(encodeTarSplit(segments, 1_790_000_000_123.5));
+    assert.deepEqual(decoded, { segments, sealedAt: 1_790_000_000_123.5 });
+    assert.equal(tarSplitSize(decoded.segments), 12 + 5_000_000_000 + 1024 + 3);
+    assert.equal(decodeTarSplit(encodeTarSplit(segments)).sealedAt, undefined);
   });
 
   it('refuses what it did not write: bad gzip, bad magic, truncation, unknown records, escaping paths', () => {
@@ -24,6 +25,6 @@ describe('storage/tar-split', () => {
     assert.throws(() => decodeTarSplit(gzipSync(Buffer.from('BTS1\x09'))), /unknown record type 9/);
     const escaping = encodeTarSplit([{ kind: 'file', rel: '../etc/passwd', size: 1, stash: undefined }]);
     assert.throws(() => decodeTarSplit(escaping), /bad path/);
-    assert.equal(decodeTarSplit(good).length, 1);
+    assert.equal(decodeTarSplit(good).segments.length, 1);
   });
 });

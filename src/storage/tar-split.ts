@@ -13,7 +13,19 @@
  * refers to, that file is first moved into the layer's stash directory
  * (`stash/<n>`, beside `diff/`), so the reference stays valid.
  *
+ * Verifying every rebuilt tar against its diff ID costs a sha256 of the
+ * whole layer each time. The split is sealed with a time at least
+ * {@link RACY_MS} after extraction finished (when the content had just been
+ * hashed): a file whose size is unchanged and whose ctime is at least
+ * RACY_MS before the seal has not been touched since (any write, truncate,
+ * chmod or rename moves ctime to the kernel's clock, which lags real time
+ * by at most a tick, and ctime cannot be set back), so a layer whose files
+ * are all like that is rebuilt without hashing it again, as git trusts its
+ * index's stat data (and, like git, treats "racy" times as changed).
+ * Anything else is hashed and checked.
+ *
  * Encoded form (then gzip'ed): the magic `BTS1`, then records:
+ * - sealed: 0x02, f64 LE milliseconds since the epoch (first, optional);
  * - raw:  0x00, u32 LE length, the bytes;
  * - file: 0x01, u64 LE size, u32 LE stash index + 1 (0 = in diff/),
  *         u32 LE path length, the layer-relative path (UTF-8).
@@ -21,6 +33,7 @@
 import {
   closeSync,
   fstatSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readSync,
@@ -37,6 +50,9 @@ import { OffThreadDigest } from './digest.js';
 const MAGIC = Buffer.from('BTS1');
 const RAW = 0;
 const FILE = 1;
+const SEALED = 2;
+/** More than a kernel tick (1–10 ms): ctimes this close to the seal are not trusted. */
+export const RACY_MS = 25;
 /** Files up to this size are read with one synchronous read when reassembling. */
 const SMALL_FILE = 256 * 1024;
 const READ_CHUNK = 1024 * 1024;
@@ -112,10 +128,10 @@ export class TarSplitRecorder {
     }
   }
 
-  /** The recorded split, encoded and compressed. */
-  encode(): Buffer {
+  /** The recorded split, encoded and compressed, sealed at `sealedAt` (ms; see the file comment). */
+  encode(sealedAt?: number): Buffer {
     this.flushRaw();
-    return encodeTarSplit(this.segments);
+    return encodeTarSplit(this.segments, sealedAt);
   }
 
   private flushRaw(): void {
@@ -127,8 +143,14 @@ export class TarSplitRecorder {
 }
 
 /** Serialises segments (see the file comment). */
-export function encodeTarSplit(segments: readonly TarSplitSegment[]): Buffer {
+export function encodeTarSplit(segments: readonly TarSplitSegment[], sealedAt?: number): Buffer {
   const parts: Buffer[] = [MAGIC];
+  if (sealedAt !== undefined) {
+    const sealed = Buffer.alloc(9);
+    sealed[0] = SEALED;
+    sealed.writeDoubleLE(sealedAt, 1);
+    parts.push(sealed);
+  }
   for (const seg of segments) {
     if (seg.kind === 'raw') {
       const head = Buffer.alloc(5);
@@ -148,8 +170,14 @@ export function encodeTarSplit(segments: readonly TarSplitSegment[]): Buffer {
   return gzipSync(Buffer.concat(parts), { level: zlibConstants.Z_BEST_SPEED });
 }
 
+export interface TarSplit {
+  segments: TarSplitSegment[];
+  /** When extraction finished (ms since the epoch), if recorded. */
+  sealedAt: number | undefined;
+}
+
 /** Parses what {@link encodeTarSplit} wrote; InvalidParameterError for anything else. */
-export function decodeTarSplit(encoded: Buffer): TarSplitSegment[] {
+export function decodeTarSplit(encoded: Buffer): TarSplit {
   const bad = (why: string): InvalidParameterError => new InvalidParameterError(`corrupt tar-split: ${why}`);
   let buf: Buffer;
   try {
@@ -159,13 +187,18 @@ export function decodeTarSplit(encoded: Buffer): TarSplitSegment[] {
   }
   if (buf.length < MAGIC.length || !buf.subarray(0, MAGIC.length).equals(MAGIC)) throw bad('bad magic');
   const out: TarSplitSegment[] = [];
+  let sealedAt: number | undefined;
   let pos = MAGIC.length;
   const need = (n: number): void => {
     if (pos + n > buf.length) throw bad('truncated');
   };
   while (pos < buf.length) {
     const kind = buf[pos];
-    if (kind === RAW) {
+    if (kind === SEALED && pos === MAGIC.length) {
+      need(9);
+      sealedAt = buf.readDoubleLE(pos + 1);
+      pos += 9;
+    } else if (kind === RAW) {
       need(5);
       const len = buf.readUInt32LE(pos + 1);
       pos += 5;
@@ -187,12 +220,33 @@ export function decodeTarSplit(encoded: Buffer): TarSplitSegment[] {
       throw bad(`unknown record type ${kind}`);
     }
   }
-  return out;
+  return { segments: out, sealedAt };
 }
 
 /** Total length of the tar the segments rebuild. */
 export function tarSplitSize(segments: readonly TarSplitSegment[]): number {
   return segments.reduce((n, s) => n + (s.kind === 'raw' ? s.bytes.length : s.size), 0);
+}
+
+/**
+ * True when every file the split refers to still has its recorded size and
+ * has not changed (ctime) since `sealedAt`: the rebuilt tar is the one that
+ * was hashed at extraction.
+ */
+export function filesUnchangedSince(
+  segments: readonly TarSplitSegment[],
+  diffDir: string,
+  stashDir: string,
+  sealedAt: number,
+): boolean {
+  for (const seg of segments) {
+    if (seg.kind !== 'file') continue;
+    const path = seg.stash === undefined ? join(diffDir, seg.rel) : join(stashDir, String(seg.stash));
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined || !st.isFile() || st.size !== seg.size || st.ctimeMs > sealedAt - RACY_MS)
+      return false;
+  }
+  return true;
 }
 
 function changed(rel: string, why: string): SystemError {

@@ -557,7 +557,8 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       yield entry('repositories', Buffer.from(JSON.stringify(repositories)));
     yield TAR_END;
   }
-  return Readable.from(archive(), { objectMode: false });
+  // Reads ahead up to 4 MiB while the client drains what was sent (the socket takes 16 KiB at a time).
+  return Readable.from(archive(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 });
 }
 
 /**
