@@ -514,8 +514,10 @@ export class LayerStore {
     const untouched = sealedAt !== undefined && filesUnchangedSince(segments, diffDir, stashDir, sealedAt);
     return {
       stream: Readable.from(assembleTar(segments, diffDir, stashDir, untouched ? undefined : info.diffId), {
-        objectMode: false,
-        highWaterMark: 2 * 1024 * 1024, // reads ahead while the consumer sends
+        // Buffers as they are (a byte-mode Readable concatenates what it holds on each read),
+        // a few read ahead while the consumer sends.
+        objectMode: true,
+        highWaterMark: 4,
       }),
       size: tarSplitSize(segments),
       verifying: !untouched,

@@ -557,8 +557,9 @@ export async function saveImages(images: ImageService, names: string[]): Promise
       yield entry('repositories', Buffer.from(JSON.stringify(repositories)));
     yield TAR_END;
   }
-  // Reads ahead up to 4 MiB while the client drains what was sent (the socket takes 16 KiB at a time).
-  return Readable.from(archive(), { objectMode: false, highWaterMark: 4 * 1024 * 1024 });
+  // Buffers as they are (object mode: no re-chunking copies), reading a few ahead while the client
+  // drains what was sent.
+  return Readable.from(archive(), { objectMode: true, highWaterMark: 4 });
 }
 
 /**
