@@ -175,6 +175,11 @@ export class OffThreadDigest {
     return worker;
   }
 
+  /** Starts the shared worker ahead of the first digest (a daemon does it at start). */
+  static warm(): void {
+    OffThreadDigest.shared();
+  }
+
   update(chunk: Uint8Array): void {
     let from = 0;
     while (from < chunk.byteLength) {

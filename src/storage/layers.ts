@@ -441,8 +441,8 @@ export class LayerStore {
       return this.register(source.stream, parent, staged.diffId);
     }
     if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
-    await this.sealStaged(staged);
     if (this.unsynced.has(staged)) this.syncDeferred();
+    await this.sealStaged(staged); // fsync'ed itself; its wait overlaps the syncfs
     await staged.durable;
     try {
       const info = await this.exclusive(() =>

@@ -216,25 +216,21 @@ class StreamedArchive {
       this.small.set(name, Buffer.concat(parts));
       return;
     }
-    const { head, all } = await peek(body, 512);
     const id = shortId(/^blobs\/sha256\/([0-9a-f]{64})$/.exec(name)?.[1] ?? name.split('/')[0] ?? name);
     const throttle = new ProgressThrottle(size);
     let seen = 0;
-    async function* counted(): AsyncGenerator<Buffer> {
-      for await (const chunk of all) {
-        seen += chunk.length;
-        if (!quiet && throttle.shouldReport(seen, seen === size))
-          progress({ id, status: 'Loading layer', current: seen, total: size });
-        yield chunk;
-      }
-    }
+    const { head, all } = await peek(body, 512, (chunk) => {
+      seen += chunk.length;
+      if (!quiet && throttle.shouldReport(seen, seen === size))
+        progress({ id, status: 'Loading layer', current: seen, total: size });
+    });
     if (detectCompression(head) === 'none' && isTarHeader(head)) {
       // Large files are flushed as they are written; one syncfs for all layers when placed.
-      this.staged.set(name, await this.images.layers.stage(counted(), undefined, { deferSync: true }));
+      this.staged.set(name, await this.images.layers.stage(all, undefined, { deferSync: true }));
     } else {
       const stored = await storeBlob(
         this.images,
-        Readable.from(counted()),
+        Readable.from(all),
         `load-blob-${randomBytes(6).toString('hex')}`,
       );
       this.blobs.set(name, stored);
@@ -306,10 +302,11 @@ class StreamedArchive {
   }
 }
 
-/** The first `n` bytes of a chunk stream (fewer if it is shorter), and the whole stream again. */
+/** The first `n` bytes of a chunk stream (fewer if it is shorter), and the whole stream again, each chunk shown to `onChunk`. */
 async function peek(
   body: AsyncGenerator<Buffer>,
   n: number,
+  onChunk: (chunk: Buffer) => void,
 ): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
   const parts: Buffer[] = [];
   let got = 0;
@@ -321,8 +318,14 @@ async function peek(
   }
   const first = Buffer.concat(parts);
   async function* all(): AsyncGenerator<Buffer> {
-    if (first.length > 0) yield first;
-    yield* body;
+    if (first.length > 0) {
+      onChunk(first);
+      yield first;
+    }
+    for await (const chunk of body) {
+      onChunk(chunk);
+      yield chunk;
+    }
   }
   return { head: first, all: all() };
 }

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { InvalidParameterError } from '../../errors.js';
 import { RegistryClient, type AuthConfig } from '../../registry/client.js';
 import { LocalContentStore } from '../../storage/content.js';
+import { OffThreadDigest } from '../../storage/digest.js';
 import { LayerStore } from '../../storage/layers.js';
 import type { FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
@@ -64,6 +65,7 @@ export class ImageManager {
       }
     }
     const layers = await LayerStore.open(join(root, 'layers'));
+    OffThreadDigest.warm(); // the first pull or load need not wait for the digest worker to start
     const meta = await ImageMetadataStore.open(root);
     const service = new ImageService({ meta, content, layers, events, logger });
     return new ImageManager(service, settings);
