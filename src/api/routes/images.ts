@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 
 import type { ImageManager } from '../../engine/images/manager.js';
 import { InvalidParameterError, NotImplementedError } from '../../errors.js';
@@ -7,6 +6,7 @@ import type { AuthConfig } from '../../registry/client.js';
 import { FilterArgs } from '../../util/filters.js';
 import { queryBool, readJsonBody, sendJson, sendNoContent } from '../respond.js';
 import type { RequestContext, Route } from '../router.js';
+import { sendChunks } from '../streams/chunks.js';
 import { streamProgress } from '../streams/progress.js';
 import { toImageHistory, toImageInspect, toImageSummary } from '../wire/images.js';
 
@@ -125,7 +125,7 @@ export function imageRoutes(images: ImageManager): Route[] {
           .filter(Boolean);
         const tar = await images.save(names);
         ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-        await pipeline(tar, ctx.res);
+        await sendChunks(ctx.res, tar, (chunk) => images.recycleChunk(chunk));
       },
     },
     {
@@ -134,7 +134,7 @@ export function imageRoutes(images: ImageManager): Route[] {
       handler: async (ctx) => {
         const tar = await images.save([ctx.params['name'] ?? '']);
         ctx.res.writeHead(200, { 'Content-Type': 'application/x-tar' });
-        await pipeline(tar, ctx.res);
+        await sendChunks(ctx.res, tar, (chunk) => images.recycleChunk(chunk));
       },
     },
     {

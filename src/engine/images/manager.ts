@@ -7,6 +7,7 @@ import { RegistryClient, type AuthConfig } from '../../registry/client.js';
 import { LocalContentStore } from '../../storage/content.js';
 import { OffThreadDigest } from '../../storage/digest.js';
 import { LayerStore } from '../../storage/layers.js';
+import { recycleTarChunk } from '../../storage/tar-split.js';
 import type { FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
 import type { EventBus } from '../events/bus.js';
@@ -147,6 +148,11 @@ export class ImageManager {
 
   save(names: string[]): Promise<Readable> {
     return saveImages(this.service, names);
+  }
+
+  /** A chunk of a `save` stream its consumer is done with: its memory may be reused. */
+  recycleChunk(chunk: Uint8Array): void {
+    recycleTarChunk(chunk);
   }
 
   load(source: Readable, quiet: boolean, progress: ProgressSink): Promise<string[]> {

@@ -185,6 +185,25 @@ describe('images without a registry: load, save, import, tag, remove, prune', ()
     assert.match(reload.stdout, /Loaded image: layered:1/);
   });
 
+  it('docker save of a layer modified on disk fails instead of writing a wrong tarball', async () => {
+    const image = await buildImage({
+      layers: [await busyboxRootfsLayer(), await layerTar({ 'etc/motd': 'original text\n' })],
+    });
+    const tarPath = join(daemon.dir, 'tamper.tar');
+    await writeFile(tarPath, await dockerSaveTarball([{ image, repoTags: ['tamper:1'] }]));
+    assert.equal((await docker(daemon.host, ['load', '-i', tarPath])).code, 0);
+    const out = join(daemon.dir, 'tamper-saved.tar');
+    assert.equal((await docker(daemon.host, ['save', '-o', out, 'tamper:1'])).code, 0, 'untouched: saves');
+
+    const inspect = JSON.parse((await api(daemon.socket, 'GET', '/images/tamper:1/json')).body) as {
+      GraphDriver: { Data: { UpperDir: string } };
+    };
+    await writeFile(join(inspect.GraphDriver.Data.UpperDir, 'etc/motd'), 'ORIGINAL TEXT\n'); // same size
+    const saved = await docker(daemon.host, ['save', '-o', out, 'tamper:1']);
+    assert.notEqual(saved.code, 0, 'the modified layer is caught by its digest');
+    assert.equal((await docker(daemon.host, ['rmi', 'tamper:1'])).code, 0);
+  });
+
   it('loads legacy docker-save tarballs and OCI layouts', async () => {
     const image = await busyboxImage({ config: { Cmd: ['echo', 'legacy'] } });
     const legacy = join(daemon.dir, 'legacy.tar');
