@@ -31,6 +31,11 @@ describe('resolveUser', () => {
     });
     assert.deepEqual(resolveUser('app', PASSWD, GROUP, ['root']).additionalGids, [0, 50]);
   });
+  it('runs an image without /etc/passwd as root when no user is asked for, as Docker does', () => {
+    assert.deepEqual(resolveUser('', '', ''), { uid: 0, gid: 0, additionalGids: [], home: '/' });
+    assert.deepEqual(resolveUser('0:0', '', ''), { uid: 0, gid: 0, additionalGids: [], home: '/' });
+    assert.throws(() => resolveUser('root', '', ''), /unable to find user root/);
+  });
   it('refuses unknown names with runc message', () => {
     assert.throws(() => resolveUser('ghost', PASSWD, GROUP), {
       message: 'unable to find user ghost: no matching entries in passwd file',

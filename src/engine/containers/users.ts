@@ -54,7 +54,8 @@ export function resolveUser(
 ): ResolvedUser {
   const users = parsePasswd(passwd);
   const groups = parseGroup(group);
-  const [userPart = '', groupPart] = (spec === '' ? 'root' : spec).split(':');
+  // No user: uid 0, whether or not the image has an /etc/passwd (FROM scratch images have none).
+  const [userPart = '', groupPart] = (spec === '' ? '0' : spec).split(':');
   let uid: number;
   let gid: number;
   let home: string;

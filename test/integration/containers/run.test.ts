@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { docker } from '../../helpers/cli.js';
+import { layerTar } from '../../helpers/images.js';
 import {
   containerExists,
   dockerOk,
@@ -355,6 +356,38 @@ describe('docker run', () => {
       second.stderr,
     );
     await dockerOk(daemon, ['rm', 'run-dup']);
+  });
+
+  it('runs an image without /etc/passwd (FROM scratch style) as root when no user is asked for', async () => {
+    const rootfs = await layerTar({
+      'bin/busybox': { type: 'file', content: await readFile('/bin/busybox'), mode: 0o755 },
+      'bin/sh': { type: 'symlink', target: 'busybox' },
+    });
+    const imported = await docker(daemon.host, ['import', '-', 'nopasswd:1'], { input: rootfs });
+    assert.equal(imported.code, 0, imported.stderr);
+    const res = await docker(daemon.host, [
+      'run',
+      '--rm',
+      'nopasswd:1',
+      'sh',
+      '-c',
+      'busybox id -u; echo $HOME',
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, '0\n/\n');
+    const named = await docker(daemon.host, [
+      'run',
+      '--rm',
+      '--user',
+      'root',
+      'nopasswd:1',
+      'sh',
+      '-c',
+      'true',
+    ]);
+    assert.notEqual(named.code, 0, 'a user name needs a passwd entry, as with Docker');
+    assert.match(named.stderr, /unable to find user root/);
+    assert.equal((await docker(daemon.host, ['rmi', 'nopasswd:1'])).code, 0);
   });
 
   it('leaves nothing behind of the containers it removed', async () => {
