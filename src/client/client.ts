@@ -192,11 +192,7 @@ export class BerthClient {
       });
       req.once('response', resolve);
       req.once('error', (err: NodeJS.ErrnoException) => {
-        if (
-          ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET', 'EHOSTUNREACH'].includes(
-            err.code ?? '',
-          )
-        ) {
+        if (isUnreachable(err)) {
           reject(new DaemonUnreachableError(this.host, { cause: err }));
         } else reject(err);
       });
@@ -205,7 +201,15 @@ export class BerthClient {
   }
 }
 
-function parseEndpoint(host: string): Endpoint {
+/** Connection errors that mean no daemon answers at the address (Docker's "Cannot connect"). */
+export function isUnreachable(err: NodeJS.ErrnoException): boolean {
+  return ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'ECONNRESET', 'EHOSTUNREACH'].includes(
+    err.code ?? '',
+  );
+}
+
+/** Where a `-H` address points: a Unix socket path, or a TCP host and port. */
+export function parseEndpoint(host: string): Endpoint {
   if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
   if (host.startsWith('/')) return { socketPath: host };
   if (host.startsWith('tcp://') || host.startsWith('http://')) {
@@ -215,13 +219,15 @@ function parseEndpoint(host: string): Endpoint {
   throw new Error(`unsupported daemon address: ${host} (use unix:///path or tcp://host:port)`);
 }
 
-async function readBody(res: IncomingMessage): Promise<string> {
+/** A response body as text. */
+export async function readBody(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of res) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function apiErrorFrom(status: number, text: string): ApiError {
+/** The ApiError for an error response: the daemon's `message`, else the body text. */
+export function apiErrorFrom(status: number, text: string): ApiError {
   try {
     const body = JSON.parse(text) as { message?: unknown };
     if (typeof body.message === 'string') return new ApiError(status, body.message);

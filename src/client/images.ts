@@ -18,7 +18,14 @@ import type {
   SystemAuthResponse,
 } from '../api/types/index.js';
 import type { FilterArgs } from '../util/filters.js';
-import { ApiError, DaemonUnreachableError, type BerthClient } from './client.js';
+import {
+  DaemonUnreachableError,
+  apiErrorFrom,
+  isUnreachable,
+  parseEndpoint,
+  readBody,
+  type BerthClient,
+} from './client.js';
 
 // ---------------------------------------------------------------------------
 // References (distribution/reference)
@@ -282,7 +289,7 @@ export async function requestRaw(
   options: RawRequestOptions = {},
 ): Promise<IncomingMessage> {
   const version = await client.apiVersion();
-  const endpoint = endpointOf(client.host);
+  const endpoint = parseEndpoint(client.host);
   const headers: OutgoingHttpHeaders = { 'User-Agent': 'berth-cli', ...options.headers };
   if (Buffer.isBuffer(options.body)) headers['Content-Length'] = options.body.length;
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
@@ -300,7 +307,7 @@ export async function requestRaw(
     });
     req.once('error', (err: NodeJS.ErrnoException) => {
       if (answered) return;
-      if (['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EHOSTUNREACH'].includes(err.code ?? '')) {
+      if (isUnreachable(err)) {
         reject(new DaemonUnreachableError(client.host, { cause: err }));
       } else reject(err);
     });
@@ -313,34 +320,8 @@ export async function requestRaw(
     }
   });
   const status = res.statusCode ?? 500;
-  if (status >= 400) throw apiError(status, await readText(res));
+  if (status >= 400) throw apiErrorFrom(status, await readBody(res));
   return res;
-}
-
-function endpointOf(host: string): { socketPath: string } | { host: string; port: number } {
-  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
-  if (host.startsWith('/')) return { socketPath: host };
-  if (host.startsWith('tcp://') || host.startsWith('http://')) {
-    const url = new URL(host.replace(/^tcp:/, 'http:'));
-    return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 2375) };
-  }
-  throw new Error(`unsupported daemon address: ${host} (use unix:///path or tcp://host:port)`);
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function apiError(status: number, text: string): ApiError {
-  try {
-    const body = JSON.parse(text) as { message?: unknown };
-    if (typeof body.message === 'string') return new ApiError(status, body.message);
-  } catch {
-    // not JSON
-  }
-  return new ApiError(status, text.trim() || `HTTP ${status}`);
 }
 
 // ---------------------------------------------------------------------------
@@ -373,7 +354,7 @@ export async function inspectImageRaw(
   name: string,
 ): Promise<{ image: ImageInspect; raw: string }> {
   const res = await client.stream('GET', imagePath(name, '/json'));
-  const raw = await readText(res);
+  const raw = await readBody(res);
   return { image: JSON.parse(raw) as ImageInspect, raw };
 }
 
