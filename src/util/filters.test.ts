@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { FilterArgs } from './filters.js';
+import { FilterArgs, labelHolds, untilCutoff } from './filters.js';
 
 describe('FilterArgs.fromJSON', () => {
   it('reads the current map-of-bools form', () => {
@@ -60,5 +60,26 @@ describe('FilterArgs matching', () => {
   });
   it('fromPairs refuses values without a name', () => {
     assert.throws(() => FilterArgs.fromPairs(['novalue']), { kind: 'invalid-parameter' });
+  });
+});
+
+describe('labelHolds and untilCutoff', () => {
+  it('labelHolds takes `key` (present) and `key=value` (equal)', () => {
+    const labels = { tier: 'web', empty: '' };
+    assert.equal(labelHolds('tier', labels), true);
+    assert.equal(labelHolds('tier=web', labels), true);
+    assert.equal(labelHolds('tier=db', labels), false);
+    assert.equal(labelHolds('empty=', labels), true);
+    assert.equal(labelHolds('missing', labels), false);
+  });
+
+  it('untilCutoff reads Unix seconds, RFC 3339 and Go durations ago, and refuses the rest', () => {
+    assert.equal(untilCutoff('1700000000'), 1_700_000_000_000);
+    assert.equal(untilCutoff('1700000000.5'), 1_700_000_000_500);
+    assert.equal(untilCutoff('2023-11-14T22:13:20Z'), 1_700_000_000_000);
+    const before = Date.now();
+    const ago = untilCutoff('1h30m');
+    assert.ok(Math.abs(before - 90 * 60_000 - ago) < 1000, 'a compound Go duration, as moby takes it');
+    assert.throws(() => untilCutoff('yesterday'), { message: "invalid filter 'until=yesterday'" });
   });
 });

@@ -1,4 +1,5 @@
 import { InvalidParameterError } from '../errors.js';
+import { parseGoDuration, parseUnixTimestamp } from './time.js';
 
 /**
  * Docker's `filters` argument: a map from a filter name to a set of values.
@@ -130,4 +131,26 @@ export class FilterArgs {
     }
     return true;
   }
+}
+
+/** One `label` / `label!` filter value (`key` or `key=value`) against a set of labels. */
+export function labelHolds(filter: string, labels: Readonly<Record<string, string>>): boolean {
+  const eq = filter.indexOf('=');
+  if (eq === -1) return Object.prototype.hasOwnProperty.call(labels, filter);
+  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
+}
+
+/**
+ * An `until` filter value as moby reads it (prune): Unix seconds (fractional
+ * too), an RFC 3339 time, or a Go duration ago (`90s`, `1h30m`). In ms since
+ * the epoch; anything else is 400 `invalid filter 'until=…'`.
+ */
+export function untilCutoff(value: string): number {
+  const unix = parseUnixTimestamp(value);
+  if (unix !== undefined) return Number(unix / 1_000_000n);
+  const ago = parseGoDuration(value);
+  if (ago !== undefined) return Date.now() - Number(ago / 1_000_000n);
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
+  return t;
 }

@@ -11,7 +11,7 @@ import {
   errorMessage,
 } from '../../errors.js';
 import { isMounted, mountOverlay, unmount } from '../../runtime/overlay.js';
-import type { FilterArgs } from '../../util/filters.js';
+import { labelHolds, untilCutoff, type FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
 import type { EventBus } from '../events/bus.js';
 import type { ImageService } from '../images/service.js';
@@ -1073,12 +1073,12 @@ export class ContainerService {
     filters.validate(['until', 'label', 'label!']);
     const deleted: string[] = [];
     let reclaimed = 0;
-    const until = filters.get('until').map((u) => untilMs(u));
+    const until = filters.get('until').map((u) => untilCutoff(u));
     for (const c of this.all()) {
       if (c.running || c.state.Status === 'restarting' || c.state.Status === 'removing') continue;
       if (until.some((t) => Date.parse(c.record.Created) > t)) continue;
       if (!filters.matchKVList('label', c.record.Config.Labels)) continue;
-      if (filters.get('label!').some((l) => labelMatches(l, c.record.Config.Labels))) continue;
+      if (filters.get('label!').some((l) => labelHolds(l, c.record.Config.Labels))) continue;
       reclaimed += await dirSize(join(this.dir(c), 'upper'));
       await c.serialize(() => this.destroy(c));
       deleted.push(c.id);
@@ -1129,7 +1129,7 @@ export class ContainerService {
       if (!f.fuzzyMatch('id', c.id)) return false;
       if (f.get('name').length > 0 && !f.get('name').some((n) => nameMatches(n, c.record.Name))) return false;
       if (!f.matchKVList('label', c.record.Config.Labels)) return false;
-      if (f.get('label!').some((l) => labelMatches(l, c.record.Config.Labels))) return false;
+      if (f.get('label!').some((l) => labelHolds(l, c.record.Config.Labels))) return false;
       if (!f.exactMatch('status', status)) return false;
       if (exited.length > 0 && (status !== 'exited' || !exited.includes(c.state.ExitCode))) return false;
       if (before.some((t) => Date.parse(c.record.Created) >= Date.parse(t))) return false;
@@ -1210,24 +1210,6 @@ function nameMatches(pattern: string, name: string): boolean {
     throw new InvalidParameterError(`invalid filter 'name=${pattern}'`);
   }
   return re.test(name) || re.test(name.slice(1));
-}
-
-function labelMatches(filter: string, labels: Record<string, string>): boolean {
-  const eq = filter.indexOf('=');
-  if (eq === -1) return Object.prototype.hasOwnProperty.call(labels, filter);
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-function untilMs(value: string): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  if (m)
-    return (
-      Date.now() - Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
-    );
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
-  return t;
 }
 
 async function dirSize(path: string): Promise<number> {

@@ -1,10 +1,9 @@
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { ContentStore } from '../../storage/content.js';
 import type { LayerStore } from '../../storage/layers.js';
-import type { FilterArgs } from '../../util/filters.js';
+import { labelHolds, untilCutoff, type FilterArgs } from '../../util/filters.js';
 import { pathMatch } from '../../util/glob.js';
 import type { Logger } from '../../util/log.js';
-import { parseGoDuration, parseUnixTimestamp } from '../../util/time.js';
 import type { EventBus } from '../events/bus.js';
 import { parseImageConfig, type ImageConfig } from './manifest.js';
 import {
@@ -354,7 +353,7 @@ export class ImageService {
       if (until.some((t) => Date.parse(record.created) > t)) continue;
       const labels = (await this.config(record.id)).config?.Labels ?? {};
       if (!filters.matchKVList('label', labels)) continue;
-      if (filters.get('label!').some((l) => matchesLabel(l, labels))) continue;
+      if (filters.get('label!').some((l) => labelHolds(l, labels))) continue;
       for (const ref of refs) {
         await this.meta.deleteReference(ref);
         deleted.push({ Untagged: familiarString(parseReference(ref)) });
@@ -386,23 +385,6 @@ function freedBytes(freed: unknown): number {
     return freed.reduce<number>((sum, l) => sum + ((l as { size?: number }).size ?? 0), 0);
   }
   return typeof freed === 'number' ? freed : 0;
-}
-
-function matchesLabel(filter: string, labels: Record<string, string>): boolean {
-  const eq = filter.indexOf('=');
-  if (eq === -1) return Object.prototype.hasOwnProperty.call(labels, filter);
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-/** `until` as moby reads it: a Unix timestamp, an RFC 3339 time, or a duration ago. Returns ms. */
-function untilCutoff(value: string): number {
-  const unix = parseUnixTimestamp(value);
-  if (unix !== undefined) return Number(unix / 1_000_000n);
-  const ago = parseGoDuration(value);
-  if (ago !== undefined) return Date.now() - Number(ago / 1_000_000n);
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
-  return t;
 }
 
 function sameRepository(a: ImageReference, b: ImageReference): boolean {

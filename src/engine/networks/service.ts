@@ -10,7 +10,7 @@ import {
   errorMessage,
 } from '../../errors.js';
 import { readJsonFile, writeFileAtomic } from '../../storage/atomic.js';
-import type { FilterArgs } from '../../util/filters.js';
+import { labelHolds, untilCutoff, type FilterArgs } from '../../util/filters.js';
 import type { Logger } from '../../util/log.js';
 import type { EventBus } from '../events/bus.js';
 import type { Container, ContainerService } from '../containers/service.js';
@@ -473,7 +473,7 @@ export class NetworkService {
       if (PREDEFINED.includes(net.Name) || this.endpointsOf(net).length > 0) continue;
       if (!filters.matchKVList('label', net.Labels)) continue;
       if (filters.get('label!').some((l) => labelHolds(l, net.Labels))) continue;
-      if (filters.get('until').some((u) => Date.parse(net.Created) > untilMs(u))) continue;
+      if (filters.get('until').some((u) => Date.parse(net.Created) > untilCutoff(u))) continue;
       await this.teardown(net);
       this.publish(net, 'destroy');
       removed.push(net.Name);
@@ -1099,25 +1099,6 @@ export class NetworkService {
       Actor: { ID: net.Id, Attributes: { container: c.id, name: net.Name, type: net.Driver } },
     });
   }
-}
-
-function labelHolds(filter: string, labels: Record<string, string>): boolean {
-  const eq = filter.indexOf('=');
-  if (eq === -1) return Object.prototype.hasOwnProperty.call(labels, filter);
-  return labels[filter.slice(0, eq)] === filter.slice(eq + 1);
-}
-
-/** `until` as moby reads it: Unix seconds, an RFC 3339 time, or a Go duration ago. Returns ms. */
-function untilMs(value: string): number {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value);
-  if (m)
-    return (
-      Date.now() - Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
-    );
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new InvalidParameterError(`invalid filter 'until=${value}'`);
-  return t;
 }
 
 function blankNetwork(name: string, driver: NetworkRecord['Driver']): NetworkRecord {
