@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { ConflictError, InvalidParameterError, NotFoundError } from '../../errors.js';
 import type { AttachConnection } from './driver.js';
-import type { OutputChunk } from './io.js';
+import { attachOutput, type OutputChunk } from './io.js';
 import type { Container, ContainerService } from './service.js';
 import { readUserFiles, resolveUser } from './users.js';
 
@@ -156,31 +156,7 @@ export class ExecService {
     });
     if (!attach || !handle.attach) return { exitCode: rec.done };
     const connection = handle.attach;
-    const queue: OutputChunk[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    connection.on('stdout', (data) => {
-      queue.push({ stream: 'stdout', data });
-      wake?.();
-    });
-    connection.on('stderr', (data) => {
-      queue.push({ stream: 'stderr', data });
-      wake?.();
-    });
-    void connection.ended.then(() => {
-      ended = true;
-      wake?.();
-    });
-    const output = (async function* (): AsyncGenerator<OutputChunk> {
-      for (;;) {
-        while (queue.length > 0) yield queue.shift() as OutputChunk;
-        if (ended) return;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-    })();
+    const output = attachOutput(connection, { closeWhenDone: false });
     return { output, connection, exitCode: rec.done };
   }
 

@@ -32,6 +32,45 @@ function rotationSettings(c: Container): { maxSize: number; maxFiles: number } {
  * the daemon per max-size/max-file) and live output from conmon's attach
  * socket. Nothing here knows about HTTP; the API layer frames what it gets.
  */
+/**
+ * The stdout/stderr chunks of an attach connection, in arrival order, until
+ * the connection ends; `closeWhenDone` closes it when the consumer stops.
+ */
+export function attachOutput(
+  connection: AttachConnection,
+  options: { closeWhenDone: boolean },
+): AsyncGenerator<OutputChunk> {
+  const queue: OutputChunk[] = [];
+  let wake: (() => void) | undefined;
+  let ended = false;
+  connection.on('stdout', (data) => {
+    queue.push({ stream: 'stdout', data });
+    wake?.();
+  });
+  connection.on('stderr', (data) => {
+    queue.push({ stream: 'stderr', data });
+    wake?.();
+  });
+  void connection.ended.then(() => {
+    ended = true;
+    wake?.();
+  });
+  return (async function* (): AsyncGenerator<OutputChunk> {
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift() as OutputChunk;
+        if (ended) return;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    } finally {
+      if (options.closeWhenDone) connection.close();
+    }
+  })();
+}
+
 export class ContainerIO {
   private readonly containers: ContainerService;
   private readonly rotators = new Map<string, LogRotator>();
@@ -72,35 +111,7 @@ export class ContainerIO {
     const bundle = await this.containers.awaitAttachSocket(c);
     if (bundle === '') return undefined;
     const connection = await this.containers.deps.driver.attach(bundle);
-    const queue: OutputChunk[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    connection.on('stdout', (data) => {
-      queue.push({ stream: 'stdout', data });
-      wake?.();
-    });
-    connection.on('stderr', (data) => {
-      queue.push({ stream: 'stderr', data });
-      wake?.();
-    });
-    void connection.ended.then(() => {
-      ended = true;
-      wake?.();
-    });
-    const output = (async function* (): AsyncGenerator<OutputChunk> {
-      try {
-        for (;;) {
-          while (queue.length > 0) yield queue.shift() as OutputChunk;
-          if (ended) return;
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = undefined;
-        }
-      } finally {
-        connection.close();
-      }
-    })();
+    const output = attachOutput(connection, { closeWhenDone: true });
     return { output, connection };
   }
 
