@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 
 import type { SystemInfo, SystemVersion } from '../api/types/index.js';
@@ -131,17 +132,8 @@ export class BerthClient {
       },
       signal: options.signal,
     });
-    let buffered = '';
     try {
-      for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line !== '') yield parseEventLine(line);
-        }
-      }
+      for await (const line of readLines(res)) yield parseEventLine(line);
     } catch (err) {
       if (options.signal?.aborted) return;
       throw err;
@@ -217,6 +209,27 @@ export function parseEndpoint(host: string): Endpoint {
     return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 2375) };
   }
   throw new Error(`unsupported daemon address: ${host} (use unix:///path or tcp://host:port)`);
+}
+
+/**
+ * The non-empty lines of a JSON-lines body (trimmed), including a last one
+ * without a newline. Text is decoded across chunk boundaries, so a UTF-8
+ * character split between two chunks stays whole.
+ */
+export async function* readLines(body: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<string> {
+  const decoder = new StringDecoder('utf8');
+  let buffered = '';
+  for await (const chunk of body) {
+    buffered += decoder.write(chunk as Buffer);
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line !== '') yield line;
+    }
+  }
+  const last = (buffered + decoder.end()).trim();
+  if (last !== '') yield last;
 }
 
 /** A response body as text. */

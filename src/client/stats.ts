@@ -4,7 +4,7 @@
  * extension. The docker CLI's formulas come along for the CLI.
  */
 import type { StatsHistoryResponse, StatsResponse } from '../api/wire/stats.js';
-import type { BerthClient } from './client.js';
+import { readLines, type BerthClient } from './client.js';
 import { trimId } from './containers.js';
 
 export {
@@ -44,18 +44,8 @@ export async function* containerStats(
     },
     signal: options.signal,
   });
-  let buffered = '';
   try {
-    for await (const chunk of res) {
-      buffered += (chunk as Buffer).toString('utf8');
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) !== -1) {
-        const line = buffered.slice(0, nl).trim();
-        buffered = buffered.slice(nl + 1);
-        if (line !== '') yield JSON.parse(line) as StatsResponse;
-      }
-    }
-    if (buffered.trim() !== '') yield JSON.parse(buffered) as StatsResponse;
+    for await (const line of readLines(res)) yield JSON.parse(line) as StatsResponse;
   } catch (err) {
     if (options.signal?.aborted) return;
     throw err;

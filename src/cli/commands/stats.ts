@@ -13,7 +13,7 @@
 import { Command } from 'commander';
 
 import type { BerthClient } from '../../client/client.js';
-import { parseEventLine } from '../../client/client.js';
+import { parseEventLine, readLines } from '../../client/client.js';
 import { listContainers } from '../../client/containers.js';
 import {
   blockIO,
@@ -335,20 +335,12 @@ async function followEvents(
   const add = all ? ['start', 'create'] : ['start'];
   const remove = all ? ['destroy'] : ['destroy', 'die'];
   const done = (async () => {
-    let buffered = '';
     try {
-      for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = buffered.indexOf('\n')) !== -1) {
-          const line = buffered.slice(0, nl).trim();
-          buffered = buffered.slice(nl + 1);
-          if (line === '') continue;
-          const ev = parseEventLine(line);
-          if (ev.Actor.ID === '') continue;
-          if (add.includes(ev.Action)) collector.add(ev.Actor.ID);
-          else if (remove.includes(ev.Action)) collector.remove(ev.Actor.ID);
-        }
+      for await (const line of readLines(res)) {
+        const ev = parseEventLine(line);
+        if (ev.Actor.ID === '') continue;
+        if (add.includes(ev.Action)) collector.add(ev.Actor.ID);
+        else if (remove.includes(ev.Action)) collector.remove(ev.Actor.ID);
       }
     } catch (err) {
       if (!signal.aborted) throw err;
