@@ -532,12 +532,12 @@ export async function resizeContainer(
   height: number,
   width: number,
 ): Promise<void> {
-  await drain(
-    await client.stream(
-      'POST',
-      containerPath(id, '/resize') + queryString({ h: String(height), w: String(width) }),
-    ),
-  );
+  await resizeAt(client, containerPath(id, '/resize'), height, width);
+}
+
+/** `POST <path>?h=&w=` (a container's or an exec's TTY). */
+async function resizeAt(client: BerthClient, path: string, height: number, width: number): Promise<void> {
+  await drain(await client.stream('POST', path + queryString({ h: String(height), w: String(width) })));
 }
 
 // ---------------------------------------------------------------------------
@@ -599,12 +599,7 @@ export async function execResize(
   height: number,
   width: number,
 ): Promise<void> {
-  await drain(
-    await client.stream(
-      'POST',
-      execPath(id, '/resize') + queryString({ h: String(height), w: String(width) }),
-    ),
-  );
+  await resizeAt(client, execPath(id, '/resize'), height, width);
 }
 
 /** `GET /exec/{id}/json`. */

@@ -68,7 +68,7 @@ function layerMediaType(kind: 'gzip' | 'zstd' | 'none'): string {
  */
 type LayerSource =
   | { kind: 'staged'; name: string; staged: StagedLayer }
-  | { kind: 'bytes'; name: string; bytes: Buffer; mediaType?: string | undefined }
+  | { kind: 'bytes'; name: string; bytes: Buffer }
   | { kind: 'blob'; name: string; digest: string; size: number; mediaType?: string | undefined };
 
 /** Registers an image from a stored config and its layers' sources (bottom first). */
@@ -95,34 +95,29 @@ async function registerImage(
     const parent = i > 0 ? chains[i - 1] : undefined;
     let blob: ImageLayer['blob'];
     let tarSize: number | undefined;
-    let source_ = source;
-    if (source_.kind === 'bytes' && detectCompression(source_.bytes) !== 'none') {
-      const stored = await images.content.put(source_.bytes);
-      source_ = { kind: 'blob', name: source_.name, ...stored, mediaType: source_.mediaType };
-    }
-    if (source_.kind === 'staged' && source_.staged.diffId !== diffId) {
+    if (source.kind === 'staged' && source.staged.diffId !== diffId) {
       throw new InvalidParameterError(
-        `invalid image: layer ${source_.name} has diff ID ${source_.staged.diffId}, the config says ${diffId}`,
+        `invalid image: layer ${source.name} has diff ID ${source.staged.diffId}, the config says ${diffId}`,
       );
     }
     let existing = await images.layers.get(chainId);
-    if (source_.kind === 'staged') {
-      tarSize = source_.staged.tarSize;
-      if (!existing) existing = await images.layers.commitStaged(source_.staged, parent);
-    } else if (source_.kind === 'bytes') {
-      tarSize = source_.bytes.length;
-      if (!existing) existing = await images.layers.register(bufferStream(source_.bytes), parent, diffId);
+    if (source.kind === 'staged') {
+      tarSize = source.staged.tarSize;
+      if (!existing) existing = await images.layers.commitStaged(source.staged, parent);
+    } else if (source.kind === 'bytes') {
+      tarSize = source.bytes.length;
+      if (!existing) existing = await images.layers.register(bufferStream(source.bytes), parent, diffId);
     } else {
       blob = {
-        digest: source_.digest,
-        size: source_.size,
-        mediaType: source_.mediaType ?? layerMediaType(await blobCompression(images.content, source_.digest)),
+        digest: source.digest,
+        size: source.size,
+        mediaType: source.mediaType ?? layerMediaType(await blobCompression(images.content, source.digest)),
       };
       if (!existing) {
         const id = shortId(diffId);
-        const total = source_.size;
+        const total = source.size;
         tarSize = (
-          await unpackBlob(images.content, images.layers, source_.digest, parent, diffId, (n) => {
+          await unpackBlob(images.content, images.layers, source.digest, parent, diffId, (n) => {
             if (!quiet) progress({ id, status: 'Loading layer', current: n, total });
           })
         ).tarSize;
@@ -166,7 +161,6 @@ class StreamedArchive {
   private readonly staged = new Map<string, StagedLayer>();
   private readonly blobs = new Map<string, { digest: string; size: number }>();
   private readonly links = new Map<string, string>();
-  private readonly usedBlobs = new Set<string>();
 
   private readonly images: ImageService;
 
@@ -276,17 +270,19 @@ class StreamedArchive {
     return (await this.images.content.put(this.bytes(name))).digest;
   }
 
-  layer(name: string, mediaType?: string): LayerSource {
+  /** Where a layer member's content is; a small compressed one is put in the content store first. */
+  async layer(name: string, mediaType?: string): Promise<LayerSource> {
     const n = this.resolve(name);
     const staged = this.staged.get(n);
     if (staged !== undefined) return { kind: 'staged', name, staged };
-    const blob = this.blobs.get(n);
-    if (blob !== undefined) {
-      this.usedBlobs.add(blob.digest);
-      return { kind: 'blob', name, ...blob, mediaType };
-    }
     const bytes = this.small.get(n);
-    if (bytes !== undefined) return { kind: 'bytes', name, bytes, mediaType };
+    if (bytes !== undefined && detectCompression(bytes) === 'none') return { kind: 'bytes', name, bytes };
+    if (bytes !== undefined) {
+      this.blobs.set(n, await this.images.content.put(bytes));
+      this.small.delete(n);
+    }
+    const blob = this.blobs.get(n);
+    if (blob !== undefined) return { kind: 'blob', name, ...blob, mediaType };
     throw new InvalidParameterError(`invalid archive: no layer ${name} in the archive`);
   }
 
@@ -365,7 +361,8 @@ export async function loadImages(
         if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers))
           throw new InvalidParameterError('invalid archive: a manifest.json entry lacks Config or Layers');
         const config = await archive.storeConfig(entry.Config);
-        const layers = entry.Layers.map((l) => archive.layer(l));
+        const layers = [];
+        for (const l of entry.Layers) layers.push(await archive.layer(l));
         const id = await registerImage(images, config, layers, progress, quiet);
         found.push({ id, tags: (entry.RepoTags ?? []).map((t) => withDefaultTag(parseReference(t))) });
       }
@@ -415,7 +412,8 @@ async function loadOciLayout(
       throw new InvalidParameterError(
         `invalid OCI layout: config ${manifest.config.digest} has digest ${config}`,
       );
-    const layers = manifest.layers.map((l) => archive.layer(blobPath(l.digest), l.mediaType));
+    const layers = [];
+    for (const l of manifest.layers) layers.push(await archive.layer(blobPath(l.digest), l.mediaType));
     const id = await registerImage(images, config, layers, progress, quiet);
     const name =
       desc.annotations?.['io.containerd.image.name'] ??
@@ -573,10 +571,8 @@ async function layerTar(
   images: ImageService,
   layer: ImageLayer,
 ): Promise<{ size: number; open: () => Promise<Readable> }> {
-  if (images.layers.hasTarSplit(layer.chainId)) {
-    const exact = await images.layers.tarStream(layer.chainId);
-    if (exact !== undefined) return { size: exact.size, open: () => Promise.resolve(exact.stream) };
-  }
+  const exact = await images.layers.tarStream(layer.chainId);
+  if (exact !== undefined) return { size: exact.size, open: () => Promise.resolve(exact.stream) };
   return {
     size: await layerTarSize(images, layer),
     open: () => uncompressedLayer(images.content, layer.blob?.digest ?? ''),
