@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { ApiServer } from '../src/api/server.js';
 import { allRoutes } from '../src/api/routes/index.js';
 import { Engine } from '../src/engine/engine.js';
+import { daemonNodeFlags } from '../test/helpers/daemon.js';
 import { silentLogger } from '../src/util/log.js';
 
 const { values } = parseArgs({
@@ -73,6 +74,7 @@ async function startDaemon(dir: string): Promise<{ socket: string; stop: () => P
   const child = spawn(
     process.execPath,
     [
+      ...daemonNodeFlags(),
       berthd,
       '-H',
       `unix://${socket}`,

@@ -12,6 +12,14 @@
  *   `tar -xf` + `sync -f`;
  * - save floor: `tar -cf -` of the unpacked layer dirs, piped into /dev/null.
  *
+ * The archive of load and save travels through `curl` (`--client curl`, the
+ * default when it is installed): the client shares the two cores with
+ * berthd, and the leanest standard client takes the least from them (a Node
+ * client costs berth about 60 ms of a 200 MB load here). `--client node`
+ * sends it from this process. The same load and save through the docker CLI
+ * (`docker load -q -i`, `docker save`, start-up included) are printed
+ * beside them for reference.
+ *
  * Every berth figure is the median of `--runs` runs (the tools' of at least
  * 5, as they are quick and noisy); pull and load start from a fresh data
  * root (a new berthd) each time. Throughput is in MB (10^6 bytes) of what
@@ -20,9 +28,9 @@
  * of 1.5x. Asserts nothing.
  *
  *   npm run bench:images
- *   node dist/bench/images.js --runs 3 --layers 4 --layer-mb 50
+ *   node dist/bench/images.js --runs 3 --layers 4 --layer-mb 50 [--client node]
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createReadStream, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -47,6 +55,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     layers: { type: 'string', default: '4' },
     'layer-mb': { type: 'string', default: '50' },
+    client: { type: 'string' },
   },
 });
 
@@ -56,6 +65,17 @@ const LAYER_BYTES = Math.round(Number(values['layer-mb']) * 1e6);
 /** The tools are cheap to time and noisy on a shared machine: a few more runs. */
 const FLOOR_RUNS = Math.max(RUNS, 5);
 const TARGET = 1.5;
+const CLIENT = values.client ?? (hasTool('curl') ? 'curl' : 'node');
+if (CLIENT !== 'curl' && CLIENT !== 'node') throw new Error(`--client: curl or node, not ${CLIENT}`);
+
+function hasTool(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 const REPO = 'bench/big';
 const TAG = 'v1';
 
@@ -136,6 +156,49 @@ function call(
   });
 }
 
+/** Runs a program to its end; resolves with its stdout, rejects on failure. */
+function run(program: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      code === 0
+        ? resolve(stdout)
+        : reject(new Error(`${program} ${args.join(' ')}: exit ${code}: ${stderr}`)),
+    );
+  });
+}
+
+/**
+ * The request of {@link call} made by curl: the body uploaded from `file`,
+ * the response body kept (`keepBody`) or sent to /dev/null and counted.
+ */
+async function curlCall(
+  socketPath: string,
+  method: string,
+  path: string,
+  options: { file?: string; keepBody?: boolean } = {},
+): Promise<Response> {
+  const args = ['-sS', '--unix-socket', socketPath, '-X', method, '-w', '\n%{http_code} %{size_download}'];
+  if (options.file) args.push('-H', 'Content-Type: application/x-tar', '-T', options.file);
+  if (!options.keepBody) args.push('-o', '/dev/null');
+  const out = await run('curl', [...args, `http://localhost${path}`]);
+  const cut = out.lastIndexOf('\n');
+  const [status, bytes] = out
+    .slice(cut + 1)
+    .split(' ')
+    .map(Number);
+  return { status: status ?? 0, body: options.keepBody ? out.slice(0, cut) : '', bytes: bytes ?? 0 };
+}
+
+/** Load and save requests go through the chosen client; the rest through {@link call}. */
+const transfer = (...a: Parameters<typeof call>): Promise<Response> =>
+  CLIENT === 'curl' ? curlCall(...a) : call(...a);
+
 function startDaemon(): Promise<TestDaemon> {
   return TestDaemon.start({ args: ['--log-level', 'warn'] });
 }
@@ -203,7 +266,7 @@ async function main(): Promise<void> {
     for (const p of blobPaths) await stat(p); // the registry's storage layout is what we think
     console.log(
       `berth image bench — node ${process.version}, ${availableParallelism()} CPUs; ` +
-        `medians of ${RUNS} runs for berth, of ${FLOOR_RUNS} for the tools; ` +
+        `medians of ${RUNS} runs for berth, of ${FLOOR_RUNS} for the tools; load and save through ${CLIENT}; ` +
         `load average ${loadavg()
           .map((l) => l.toFixed(2))
           .join(' ')}` +
@@ -240,7 +303,10 @@ async function main(): Promise<void> {
       let res: Response | undefined;
       loadRuns.push(
         await timed(async () => {
-          res = await call(daemon.socket, 'POST', '/images/load?quiet=1', { file: tarball, keepBody: true });
+          res = await transfer(daemon.socket, 'POST', '/images/load?quiet=1', {
+            file: tarball,
+            keepBody: true,
+          });
         }),
       );
       if (res?.status !== 200 || !res.body.includes(`Loaded image: ${REPO}:${TAG}`))
@@ -255,13 +321,33 @@ async function main(): Promise<void> {
       const daemon = loaded;
       saveRuns.push(
         await timed(async () => {
-          res = await call(daemon.socket, 'GET', `/images/${REPO}:${TAG}/get`);
+          res = await transfer(daemon.socket, 'GET', `/images/${REPO}:${TAG}/get`);
         }),
       );
       if (res?.status !== 200 || res.bytes < uncompressed) throw new Error(`save failed: ${res?.status}`);
       saveBytes = res.bytes;
     }
     if (loaded) await drop(loaded);
+
+    // ---- the same load and save through the docker CLI (its start-up included), for reference
+    const dockerLoadRuns: number[] = [];
+    const dockerSaveRuns: number[] = [];
+    for (let i = 0; i < RUNS && hasTool('docker'); i++) {
+      const daemon = await fresh();
+      const host = `unix://${daemon.socket}`;
+      let out = '';
+      dockerLoadRuns.push(
+        await timed(async () => {
+          out = await run('docker', ['-H', host, 'load', '-q', '-i', tarball]);
+        }),
+      );
+      if (!out.includes(`Loaded image: ${REPO}:${TAG}`)) throw new Error(`docker load: ${out}`);
+      // To /dev/null through the shell: `docker save -o` would rename a temp file over it.
+      dockerSaveRuns.push(
+        await timed(() => sh('docker -H "$1" save "$2" > /dev/null', [host, `${REPO}:${TAG}`])),
+      );
+      await drop(daemon);
+    }
 
     // ---- floors, with standard tools (median of RUNS each)
     const fetchRuns: number[] = [];
@@ -343,8 +429,17 @@ async function main(): Promise<void> {
         floorParts: [['tar -cf', median(tarCreateRuns)]],
       }),
     ];
+    const loadFloor = median(catRuns) + untar + sync;
+    const saveFloor = median(tarCreateRuns);
+    if (dockerLoadRuns.length > 0) {
+      const [l, s] = [median(dockerLoadRuns), median(dockerSaveRuns)];
+      console.log(
+        `\nthrough the docker CLI (start-up included): load median ${fmt(l)} (${(l / loadFloor).toFixed(2)}x the floor), ` +
+          `save median ${fmt(s)} (${(s / saveFloor).toFixed(2)}x)`,
+      );
+    }
     console.log(
-      `\nnot in the floors: sha256sum of the blobs ${fmt(median(hashBlobRuns))}, of the layer tars ` +
+      `${dockerLoadRuns.length > 0 ? '' : '\n'}not in the floors: sha256sum of the blobs ${fmt(median(hashBlobRuns))}, of the layer tars ` +
         `${fmt(median(hashLayerRuns))} (berth verifies blob digests and diff IDs; the tools do not)`,
     );
     console.log(

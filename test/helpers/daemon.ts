@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,18 @@ import { waitFor } from './poll.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BERTHD = join(REPO_ROOT, 'bin/berthd');
 export const BERTH = join(REPO_ROOT, 'bin/berth');
+
+/**
+ * The node flags of bin/berthd's `#!/usr/bin/env -S node <flags> --` line,
+ * so that a daemon started as `node <flags> bin/berthd` (to pick this very
+ * node, or add profiling flags) runs as it does from PATH.
+ */
+export function daemonNodeFlags(): string[] {
+  const shebang = readFileSync(BERTHD, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\/usr\/bin\/env -S node((?: --?[a-z][a-z0-9-]*(?:=\S+)?)*) --$/.exec(shebang);
+  if (m === null) throw new Error(`unexpected first line in ${BERTHD}: ${shebang}`);
+  return (m[1] ?? '').split(' ').filter(Boolean);
+}
 
 export interface DaemonOptions {
   /** Extra berthd flags. */
@@ -119,7 +132,7 @@ export class TestDaemon {
     }
     // BERTH_TEST_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the daemons of a test or bench.
     const nodeArgs = (process.env.BERTH_TEST_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, BERTHD, ...this.args()], {
+    const child = spawn(process.execPath, [...daemonNodeFlags(), ...nodeArgs, BERTHD, ...this.args()], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
