@@ -88,8 +88,10 @@ export class StagedLayer {
   /** @internal */ discarded = false;
   /** @internal resolves once its files are on disk (rejects if syncing failed) */
   durable: Promise<void> = Promise.resolve();
-  /** @internal its tar-split, written (sealed) when it is placed */
+  /** @internal its tar-split, written (sealed) in the background once RACY_MS have passed */
   readonly split: TarSplitRecorder;
+  /** @internal resolves once the tar-split is written (rejects if writing it failed) */
+  sealed: Promise<void> = Promise.resolve();
   /** @internal when extraction finished (ms) */
   readonly extractedAt: number;
 
@@ -412,6 +414,9 @@ export class LayerStore {
         throw new InvalidParameterError(`layer diff ID mismatch: got ${diffId}, expected ${expectedDiffId}`);
       }
       const staged = new StagedLayer(tmp, diffId, tarSize, size, split, Date.now());
+      // Sealed while the caller goes on (the rest of an archive, its manifest); awaited when placed.
+      staged.sealed = this.sealStaged(staged);
+      staged.sealed.catch(() => undefined);
       if (this.sync && options.deferSync === true) this.unsynced.add(staged);
       else if (this.sync) await execFileAsync('sync', ['-f', tmp]);
       return staged;
@@ -441,8 +446,8 @@ export class LayerStore {
       return this.register(source.stream, parent, staged.diffId);
     }
     if (staged.discarded) throw new InvalidParameterError(`staged layer ${staged.diffId} was discarded`);
-    if (this.unsynced.has(staged)) this.syncDeferred();
-    await this.sealStaged(staged); // fsync'ed itself; its wait overlaps the syncfs
+    if (this.unsynced.has(staged)) this.flushStaged();
+    await staged.sealed; // fsync'ed itself
     await staged.durable;
     try {
       const info = await this.exclusive(() =>
@@ -458,9 +463,9 @@ export class LayerStore {
 
   /**
    * Writes the staged layer's tar-split (fsync'ed), sealed at least
-   * RACY_MS after extraction ended, waiting out the rest of that if needed
-   * (see tar-split.ts; by the time an archive's layers are placed, only the
-   * last one may wait).
+   * RACY_MS after extraction ended, waiting out the rest of that first
+   * (see tar-split.ts). Started by `stage`, so by the time an archive's
+   * layers are placed only the last one may still be waiting.
    */
   private async sealStaged(staged: StagedLayer): Promise<void> {
     const wait = staged.extractedAt + RACY_MS + 1 - Date.now();
@@ -469,10 +474,13 @@ export class LayerStore {
   }
 
   /**
-   * One syncfs for every layer staged with `deferSync` so far (an archive's
-   * layers share it; their large files were flushed while extracting).
+   * Starts one syncfs for every layer staged with `deferSync` so far (an
+   * archive's layers share it; their large files were flushed while
+   * extracting). `commitStaged` starts it if nobody did; a reader that has
+   * staged all of an archive's layers starts it early, to overlap the rest.
    */
-  private syncDeferred(): void {
+  flushStaged(): void {
+    if (this.unsynced.size === 0) return;
     const batch = [...this.unsynced];
     this.unsynced.clear();
     const syncing = execFileAsync('sync', ['-f', this.layersDir]).then(() => undefined);
@@ -485,6 +493,7 @@ export class LayerStore {
     if (staged.discarded || staged.placedAs !== undefined) return;
     staged.discarded = true;
     this.unsynced.delete(staged);
+    await staged.sealed.catch(() => undefined); // not writing into the dir as it goes
     await removeTree(staged.tmp);
   }
 

@@ -189,6 +189,8 @@ class StreamedArchive {
         if (entry.type !== 'file') continue;
         await archive.member(name, entry.size, member.body(), progress, quiet);
       }
+      // Every layer is staged: their syncfs runs while the manifest is read and the images placed.
+      images.layers.flushStaged();
     } catch (err) {
       await archive.discard();
       if (err instanceof InvalidParameterError && err.message.startsWith('invalid ')) throw err;
