@@ -98,4 +98,31 @@ describe('storage/digest', () => {
     assert.equal(big[0], 1, 'the caller keeps its buffer');
     await assert.rejects(a.digest(), /already ended/);
   });
+
+  it('OffThreadDigest stops an idle worker and its pool, and starts a new one for the next digest', async () => {
+    const keep = OffThreadDigest.idleStopMs;
+    OffThreadDigest.idleStopMs = 50;
+    try {
+      const a = new OffThreadDigest();
+      a.update(Buffer.alloc(5 * 1024 * 1024, 3));
+      const busy = new OffThreadDigest();
+      busy.update(Buffer.from('still going'));
+      assert.equal((await a.digest()).size, 5 * 1024 * 1024);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(OffThreadDigest.workerRunning, true, 'kept while a digest is still open');
+      assert.deepEqual(await busy.digest(), { digest: sha256Digest('still going'), size: 11 });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(OffThreadDigest.workerRunning, false, 'stopped once idle');
+      const b = new OffThreadDigest();
+      b.update(Buffer.from('abc'));
+      assert.deepEqual(await b.digest(), { digest: sha256Digest('abc'), size: 3 });
+      const dropped = new OffThreadDigest();
+      dropped.update(Buffer.from('x'));
+      dropped.abandon();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(OffThreadDigest.workerRunning, false, 'an abandoned digest does not keep it');
+    } finally {
+      OffThreadDigest.idleStopMs = keep;
+    }
+  });
 });

@@ -127,12 +127,16 @@ interface DigestResult {
 const BATCH_BYTES = 2 * 1024 * 1024;
 /** Batch buffers the worker hands back for reuse, at most (fresh memory costs page faults). */
 const POOL_SIZE = 6;
+/** The worker and the batch pool go after this long without a digest (about 20 MiB between them). */
+const IDLE_STOP_MS = 30_000;
 
 /**
  * sha256 computed on a worker thread, so that hashing a large layer runs on
  * another core while the main thread moves its bytes. One worker is shared
- * by every digest in the process; it is started on first use and keeps the
- * process alive only while a digest is pending. `update` copies the chunk
+ * by every digest in the process; it is started on first use (it starts
+ * while the first batch fills, so nobody waits for it), keeps the process
+ * alive only while a digest is pending, and is stopped after IDLE_STOP_MS
+ * without any, with the batch pool, so an idle daemon does not keep them. `update` copies the chunk
  * into a batch buffer (the caller keeps its own); full batches are
  * transferred to the worker, which hands the buffers back for reuse.
  * `digest()` resolves once the worker has hashed everything.
@@ -145,7 +149,13 @@ export class OffThreadDigest {
     { resolve: (r: DigestResult) => void; reject: (e: Error) => void }
   >();
   private static readonly free: ArrayBuffer[] = [];
+  /** Digests begun (updated or asked for) and not yet answered or abandoned. */
+  private static active = 0;
+  private static idleTimer: NodeJS.Timeout | undefined;
+  /** @internal how long an idle worker is kept (tests shorten it) */
+  static idleStopMs = IDLE_STOP_MS;
   private readonly id = OffThreadDigest.nextId++;
+  private begun = false;
   private ended = false;
   private batch: Uint8Array | undefined;
   private batched = 0;
@@ -162,10 +172,13 @@ export class OffThreadDigest {
       const waiter = OffThreadDigest.pending.get(msg.id);
       OffThreadDigest.pending.delete(msg.id);
       if (OffThreadDigest.pending.size === 0) worker.unref();
+      if (waiter !== undefined) OffThreadDigest.finished();
       waiter?.resolve({ digest: msg.digest, size: msg.size });
     });
     const fail = (err: Error): void => {
+      if (OffThreadDigest.worker !== worker) return; // one stopped for idleness, replaced since
       OffThreadDigest.worker = undefined;
+      OffThreadDigest.active -= OffThreadDigest.pending.size;
       for (const waiter of OffThreadDigest.pending.values()) waiter.reject(err);
       OffThreadDigest.pending.clear();
     };
@@ -175,12 +188,39 @@ export class OffThreadDigest {
     return worker;
   }
 
-  /** Starts the shared worker ahead of the first digest (a daemon does it at start). */
-  static warm(): void {
-    OffThreadDigest.shared();
+  /** Counts this digest as active (the worker must not be stopped for idleness). */
+  private begin(): void {
+    if (this.begun) return;
+    this.begun = true;
+    OffThreadDigest.active++;
+    clearTimeout(OffThreadDigest.idleTimer);
+    OffThreadDigest.idleTimer = undefined;
+  }
+
+  /** A digest was answered or abandoned: with none left, the worker and pool go after IDLE_STOP_MS. */
+  private static finished(): void {
+    OffThreadDigest.active--;
+    if (OffThreadDigest.active > 0 || OffThreadDigest.worker === undefined) return;
+    clearTimeout(OffThreadDigest.idleTimer);
+    OffThreadDigest.idleTimer = setTimeout(() => {
+      OffThreadDigest.idleTimer = undefined;
+      const worker = OffThreadDigest.worker;
+      if (OffThreadDigest.active > 0 || worker === undefined) return;
+      OffThreadDigest.worker = undefined;
+      OffThreadDigest.free.length = 0;
+      void worker.terminate();
+    }, OffThreadDigest.idleStopMs);
+    OffThreadDigest.idleTimer.unref();
+  }
+
+  /** @internal whether the worker is running (tests) */
+  static get workerRunning(): boolean {
+    return OffThreadDigest.worker !== undefined;
   }
 
   update(chunk: Uint8Array): void {
+    if (this.ended) return;
+    this.begin();
     let from = 0;
     while (from < chunk.byteLength) {
       this.batch ??= new Uint8Array(OffThreadDigest.free.pop() ?? new ArrayBuffer(BATCH_BYTES));
@@ -206,6 +246,7 @@ export class OffThreadDigest {
   abandon(): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.begun) OffThreadDigest.finished();
     if (this.batch !== undefined && OffThreadDigest.free.length < POOL_SIZE)
       OffThreadDigest.free.push(this.batch.buffer as ArrayBuffer);
     this.batch = undefined;
@@ -215,6 +256,7 @@ export class OffThreadDigest {
   /** `sha256:<hex>` and byte count of everything passed to `update`; ends this digest. */
   digest(): Promise<DigestResult> {
     if (this.ended) return Promise.reject(new Error('digest already ended'));
+    this.begin();
     this.post();
     this.ended = true;
     const worker = OffThreadDigest.shared();

@@ -5,7 +5,6 @@ import type { Readable } from 'node:stream';
 import { InvalidParameterError } from '../../errors.js';
 import { RegistryClient, type AuthConfig } from '../../registry/client.js';
 import { LocalContentStore } from '../../storage/content.js';
-import { OffThreadDigest } from '../../storage/digest.js';
 import { LayerStore } from '../../storage/layers.js';
 import { recycleTarChunk } from '../../storage/tar-split.js';
 import type { FilterArgs } from '../../util/filters.js';
@@ -66,7 +65,6 @@ export class ImageManager {
       }
     }
     const layers = await LayerStore.open(join(root, 'layers'));
-    OffThreadDigest.warm(); // the first pull or load need not wait for the digest worker to start
     const meta = await ImageMetadataStore.open(root);
     const service = new ImageService({ meta, content, layers, events, logger });
     return new ImageManager(service, settings);
