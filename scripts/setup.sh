@@ -14,8 +14,9 @@ fi
 # busybox-static and docker-registry are the test suite's image source and registry;
 # tini is the --init process; tmux drives interactive tests; python3-docker is docker-py,
 # a real third-party client the tests use (with Debian's /usr/bin/python3).
-# zstd makes the zstd-layer test images; procps gives `ps` for docker top.
-packages=(runc crun conmon iproute2 iptables busybox-static docker-registry tini tmux python3-docker zstd procps)
+# zstd makes the zstd-layer test images; xz-utils and bzip2 decompress `docker load` archives
+# compressed with them (Node has no decoder for either); procps gives `ps` for docker top.
+packages=(runc crun conmon iproute2 iptables busybox-static docker-registry tini tmux python3-docker zstd xz-utils bzip2 procps)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,7 +11,7 @@ export function api(
   socketPath: string,
   method: string,
   path: string,
-  options: { body?: string; headers?: Record<string, string> } = {},
+  options: { body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = request({ socketPath, method, path, headers: options.headers }, (res) => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 
 import { berth, docker } from '../../helpers/cli.js';
 import { TestDaemon } from '../../helpers/daemon.js';
@@ -17,6 +19,8 @@ import {
   readTarMap,
   rootfsTarball,
 } from '../../helpers/images.js';
+
+const execFileAsync = promisify(execFile);
 
 interface Summary {
   Id: string;
@@ -225,6 +229,36 @@ describe('images without a registry: load, save, import, tag, remove, prune', ()
       'ocimg:v2',
     ]);
     assert.equal(inspected.stdout.trim(), '["echo","oci"]');
+  });
+
+  it('docker load reads archives compressed with gzip, zstd, xz and bzip2', async () => {
+    const image = await busyboxImage({ config: { Cmd: ['echo', 'compressed'] } });
+    const plain = join(daemon.dir, 'compressed.tar');
+    await writeFile(plain, await dockerSaveTarball([{ image, repoTags: ['packed:plain'] }]));
+    for (const [tool, suffix] of [
+      ['gzip', 'gz'],
+      ['zstd', 'zst'],
+      ['xz', 'xz'],
+      ['bzip2', 'bz2'],
+    ] as const) {
+      const packed = `${plain}.${suffix}`;
+      await execFileAsync('sh', ['-c', `${tool} -c "$1" > "$2"`, 'sh', plain, packed]);
+      const res = await docker(daemon.host, ['load', '-i', packed]);
+      assert.equal(res.code, 0, `${tool}: ${res.stderr}`);
+      assert.match(res.stdout, /Loaded image: packed:plain/, tool);
+      assert.equal((await docker(daemon.host, ['rmi', 'packed:plain'])).code, 0);
+    }
+    // A damaged compressed archive is refused as bad input, and leaves nothing behind.
+    const good = await readFile(`${plain}.gz`);
+    const broken = Buffer.concat([good.subarray(0, 20), Buffer.alloc(4096, 0x55), good.subarray(4116)]);
+    const res = await api(daemon.socket, 'POST', '/images/load', { body: broken });
+    assert.equal(res.status, 400, res.body);
+    assert.match(errorMessageOf(res), /^invalid archive: /);
+    const xzBroken = Buffer.concat([(await readFile(`${plain}.xz`)).subarray(0, 64), Buffer.alloc(64, 1)]);
+    const res2 = await api(daemon.socket, 'POST', '/images/load', { body: xzBroken });
+    assert.equal(res2.status, 400, res2.body);
+    assert.match(errorMessageOf(res2), /^invalid archive: xz: /);
+    assert.equal((await docker(daemon.host, ['image', 'inspect', 'packed:plain'])).code, 1);
   });
 
   it('docker import makes a one-layer image from a rootfs tarball, with changes', async () => {
