@@ -303,6 +303,8 @@ class StreamedArchive {
 }
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+/** Compressions only a tool decodes; an import decompresses these before storing the layer. */
+const TOOL_COMPRESSIONS = new Set(['xz', 'bzip2'] as const);
 const BZIP2_MAGIC = Buffer.from('BZh');
 
 /** An archive's compression, from its first 6 bytes (moby's DetectCompression, zstd included). */
@@ -316,9 +318,13 @@ function archiveCompression(head: Buffer): 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'n
  * The bytes of a `docker load` archive: as they come, or decompressed when
  * the archive is gzip, zstd, xz or bzip2 (`docker save | gzip`: the CLI
  * sends the file as it is and the daemon decompresses, as moby's
- * archive.DecompressStream does). Stopping early destroys the source.
+ * archive.DecompressStream does). `only` limits decompression to some kinds
+ * (the rest pass as they are). Stopping early destroys the source.
  */
-async function* archiveBytes(source: Readable): AsyncGenerator<Buffer> {
+async function* archiveBytes(
+  source: Readable,
+  only?: ReadonlySet<ReturnType<typeof archiveCompression>>,
+): AsyncGenerator<Buffer> {
   const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   async function* rest(head: Buffer[]): AsyncGenerator<Buffer> {
     yield* head;
@@ -334,7 +340,7 @@ async function* archiveBytes(source: Readable): AsyncGenerator<Buffer> {
       seen += r.value.length;
     }
     const kind = archiveCompression(Buffer.concat(head, seen));
-    if (kind === 'none') {
+    if (kind === 'none' || (only !== undefined && !only.has(kind))) {
       yield* rest(head);
     } else if (kind === 'xz' || kind === 'bzip2') {
       yield* throughTool(kind, rest(head));
@@ -681,7 +687,12 @@ export async function importImage(
   options: ImportOptions,
 ): Promise<string> {
   const target = options.repo ? parseTarget(options.repo, options.tag) : undefined;
-  const blob = await storeBlob(images, source, `import-${randomBytes(8).toString('hex')}`);
+  // A gzip or zstd tarball is kept as the layer blob as it is; xz and bzip2 cannot be layers.
+  const blob = await storeBlob(
+    images,
+    Readable.from(archiveBytes(source, TOOL_COMPRESSIONS)),
+    `import-${randomBytes(8).toString('hex')}`,
+  );
   const { chainId, tarSize, diffId } = await unpackBlob(
     images.content,
     images.layers,

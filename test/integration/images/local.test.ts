@@ -18,6 +18,7 @@ import {
   ociLayoutTarball,
   readTarMap,
   rootfsTarball,
+  sha256Digest,
 } from '../../helpers/images.js';
 
 const execFileAsync = promisify(execFile);
@@ -285,6 +286,32 @@ describe('images without a registry: load, save, import, tag, remove, prune', ()
       'imported:v1',
     ]);
     assert.equal(inspect.stdout.trim(), '["sh"] ["HELLO=world"] imported 1');
+  });
+
+  it('docker import reads rootfs tarballs compressed with xz and bzip2 too', async () => {
+    const plain = join(daemon.dir, 'rootfs-plain.tar');
+    await writeFile(plain, await rootfsTarball());
+    const ids = new Set<string>();
+    for (const [tool, suffix] of [
+      ['xz', 'xz'],
+      ['bzip2', 'bz2'],
+    ] as const) {
+      const packed = `${plain}.${suffix}`;
+      await execFileAsync('sh', ['-c', `${tool} -c "$1" > "$2"`, 'sh', plain, packed]);
+      const res = await docker(daemon.host, ['import', packed, `imported:${tool}`]);
+      assert.equal(res.code, 0, `${tool}: ${res.stderr}`);
+      const diff = await docker(daemon.host, [
+        'image',
+        'inspect',
+        '--format',
+        '{{index .RootFS.Layers 0}}',
+        `imported:${tool}`,
+      ]);
+      ids.add(diff.stdout.trim());
+      assert.equal((await docker(daemon.host, ['rmi', `imported:${tool}`])).code, 0);
+    }
+    // Both decompress to the same tar: one diff ID, that of the plain tarball.
+    assert.deepEqual([...ids], [sha256Digest(await readFile(plain))]);
   });
 
   it('docker image prune removes dangling images; -a removes unused ones', async () => {
