@@ -22,6 +22,7 @@ import {
 import {
   MANIFEST_MEDIA_TYPES,
   RegistryClient,
+  nextPage,
   type AuthConfig,
   type RegistryClientOptions,
 } from './client.js';
@@ -282,6 +283,14 @@ describe('registry client: push and pull against docker-registry', () => {
       size: manifest.length,
     });
     assert.equal((await client.headManifest(reg.host, 'test/app', digest)).digest, digest);
+  });
+
+  it('lists every tag of a repository', async () => {
+    const client = newClient();
+    for (const tag of ['v2', 'v10'])
+      await client.putManifest(reg.host, 'test/app', tag, MANIFEST_MEDIA_TYPES.dockerManifest, manifest);
+    assert.deepEqual((await client.listTags(reg.host, 'test/app')).sort(), ['v1', 'v10', 'v2']);
+    await assert.rejects(client.listTags(reg.host, 'test/none'), NotFoundError);
   });
 
   it('pushes an OCI manifest and an OCI index and pulls them back', async () => {
@@ -710,5 +719,23 @@ describe('registry client: bearer token auth', () => {
     } finally {
       await shortLived.stop();
     }
+  });
+});
+
+describe('registry client: tag list pages', () => {
+  it('follows a Link rel="next" on the same host, relative or absolute', () => {
+    const here = new URL('http://127.0.0.1:5000/v2/a/tags/list');
+    assert.equal(nextPage('</v2/a/tags/list?last=b&n=2>; rel="next"', here), '/v2/a/tags/list?last=b&n=2');
+    assert.equal(
+      nextPage('<http://127.0.0.1:5000/v2/a/tags/list?last=c>; rel=next', here),
+      '/v2/a/tags/list?last=c',
+    );
+    assert.equal(
+      nextPage('</x>; rel="prev", </v2/a/tags/list?last=d>; rel="next"', here),
+      '/v2/a/tags/list?last=d',
+    );
+    assert.equal(nextPage(undefined, here), undefined);
+    assert.equal(nextPage('</v2/a/tags/list?last=e>; rel="prev"', here), undefined);
+    assert.equal(nextPage('<http://elsewhere.example/v2/a/tags/list>; rel="next"', here), undefined);
   });
 });

@@ -252,6 +252,41 @@ export class RegistryClient {
     return this.#withEndpoints(t.host, true, (ep) => this.#fetchManifest(ep, t, reference));
   }
 
+  /**
+   * Every tag of a repository (`GET /v2/<name>/tags/list`), following the
+   * registry's `Link: <...>; rel="next"` pages, in the registry's order.
+   */
+  async listTags(host: string, repo: string): Promise<string[]> {
+    const t = this.#target(host, repo);
+    return this.#withEndpoints(t.host, true, async (ep) => {
+      const op = this.#op(ep, [repositoryScope(t.repo, ['pull'])]);
+      const tags: string[] = [];
+      let path: string | undefined = `/v2/${t.repo}/tags/list`;
+      for (let page = 0; path !== undefined && page < MAX_TAG_PAGES; page++) {
+        const { res, url } = await this.#send(op, 'GET', path, {
+          headers: { accept: 'application/json' },
+          idempotent: true,
+          followRedirects: true,
+        });
+        if (res.statusCode !== 200) {
+          throw await errorFromResponse(res, 'GET', { target: 'other', pull: true, name: t.name });
+        }
+        let body: { tags?: unknown };
+        try {
+          body = JSON.parse((await readAll(res, MAX_MANIFEST_BYTES, 'tag list')).toString()) as {
+            tags?: unknown;
+          };
+        } catch (err) {
+          throw bodyError(err, 'GET', url);
+        }
+        if (Array.isArray(body.tags))
+          for (const tag of body.tags) if (typeof tag === 'string') tags.push(tag);
+        path = nextPage(headerValue(res.headers['link']), url);
+      }
+      return tags;
+    });
+  }
+
   /** A manifest's descriptor without its body (HEAD; GET when the registry's HEAD says too little). */
   async headManifest(host: string, repo: string, reference: string): Promise<ManifestDescriptor> {
     const t = this.#target(host, repo);
@@ -1101,4 +1136,23 @@ function bodyError(err: unknown, method: string, url: URL): Error {
 function asBerthError(err: unknown): Error {
   if (isAbortError(err) || err instanceof BerthError) return err as Error;
   return new SystemError(errorMessage(err), { cause: err });
+}
+
+/** Tag list pages followed at most (a registry pages by 100 or more: 100k tags). */
+const MAX_TAG_PAGES = 1000;
+
+/**
+ * The path and query of the next page named by a `Link: <url>; rel="next"`
+ * header (relative to the page's URL, on the same host), or undefined.
+ */
+export function nextPage(link: string | undefined, current: URL): string | undefined {
+  if (link === undefined) return undefined;
+  for (const part of link.split(',')) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m === null || !/(^|;)\s*rel\s*=\s*"?next"?\s*(;|$)/.test(m[2] ?? '')) continue;
+    const next = new URL(m[1] ?? '', current);
+    if (next.host !== current.host) return undefined;
+    return next.pathname + next.search;
+  }
+  return undefined;
 }

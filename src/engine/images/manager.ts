@@ -14,7 +14,7 @@ import { importImage, loadImages, saveImages, type ImportOptions } from './archi
 import { parseManifest, type Descriptor } from './manifest.js';
 import { parsePlatform, type Platform } from './platform.js';
 import type { ProgressSink } from './progress.js';
-import { pullImage } from './pull.js';
+import { pullAllTags, pullImage } from './pull.js';
 import { pushImage } from './push.js';
 import { parseReference, parseRepositoryAndTag, type ImageReference } from './reference.js';
 import { ImageService, type DeleteRecord, type ImageView } from './service.js';
@@ -121,12 +121,12 @@ export class ImageManager {
   ): Promise<void> {
     const ref = parseRepositoryAndTag(fromImage, tag);
     const wanted: Platform | undefined = platform ? parsePlatform(platform) : undefined;
-    await pullImage(this.service, this.registry(auth), {
-      ref: withLatest(ref),
-      platform: wanted,
-      progress,
-      signal,
-    });
+    // A bare name is every tag (the CLI adds `latest` itself unless asked for --all-tags), as dockerd.
+    if (ref.tag === undefined && ref.digest === undefined) {
+      await pullAllTags(this.service, this.registry(auth), { ref, platform: wanted, progress, signal });
+      return;
+    }
+    await pullImage(this.service, this.registry(auth), { ref, platform: wanted, progress, signal });
   }
 
   /** POST /images/create?fromSrc=-: import a rootfs tarball; reports the new ID as Docker does. */

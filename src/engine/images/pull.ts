@@ -27,6 +27,14 @@ export interface PullOptions {
   platform?: Platform | undefined;
   progress: ProgressSink;
   signal?: AbortSignal | undefined;
+  /** Leave out the final `Status:` line (a pull of all tags writes one for them all). */
+  noStatus?: boolean;
+}
+
+/** What a pull did: the image ID, and whether anything new came (layers, or the tag moved). */
+export interface PullResult {
+  id: string;
+  newer: boolean;
 }
 
 /**
@@ -41,7 +49,7 @@ export async function pullImage(
   images: ImageService,
   registry: RegistryClient,
   options: PullOptions,
-): Promise<string> {
+): Promise<PullResult> {
   const { ref, progress, signal } = options;
   const reference = ref.digest ?? ref.tag ?? 'latest';
   const host = ref.domain;
@@ -117,18 +125,41 @@ export async function pullImage(
 
   progress({ status: `Digest: ${top.digest}` });
   const newer = !upToDate || (ref.tag !== undefined && previousTagTarget !== configDigest);
-  progress({
-    status: newer
-      ? `Status: Downloaded newer image for ${familiarString(ref)}`
-      : `Status: Image is up to date for ${familiarString(ref)}`,
-  });
+  if (options.noStatus !== true) progress({ status: pullStatus(familiarString(ref), newer) });
   const labels = config.config?.Labels ?? {};
   images.events.publish({
     Type: 'image',
     Action: 'pull',
     Actor: { ID: familiarString(ref), Attributes: { ...labels, name: familiarName(ref) } },
   });
-  return configDigest;
+  return { id: configDigest, newer };
+}
+
+/** The last line of a pull, as Docker words it. */
+export function pullStatus(name: string, newer: boolean): string {
+  return newer ? `Status: Downloaded newer image for ${name}` : `Status: Image is up to date for ${name}`;
+}
+
+/**
+ * `docker pull --all-tags`: a name without tag or digest pulls every tag
+ * the registry lists, one after another, each reported as a pull of its
+ * own, with one `Status:` line for the repository at the end (moby's
+ * pullRepository).
+ */
+export async function pullAllTags(
+  images: ImageService,
+  registry: RegistryClient,
+  options: Omit<PullOptions, 'noStatus'>,
+): Promise<void> {
+  const { ref } = options;
+  const tags = await registry.listTags(ref.domain, ref.path);
+  if (tags.length === 0) throw new NotFoundError(`repository ${familiarString(ref)} has no tags`);
+  let newer = false;
+  for (const tag of tags) {
+    const pulled = await pullImage(images, registry, { ...options, ref: { ...ref, tag }, noStatus: true });
+    newer ||= pulled.newer;
+  }
+  options.progress({ status: pullStatus(familiarString(ref), newer) });
 }
 
 async function allLayersPresent(images: ImageService, chains: string[]): Promise<boolean> {

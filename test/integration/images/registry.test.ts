@@ -108,6 +108,42 @@ describe('pull and push with a real registry', () => {
     assert.match(res.stdout, new RegExp(`Digest: ${image.manifestDigest}`));
   });
 
+  it('docker pull --all-tags pulls every tag of the repository, with one status line', async () => {
+    const other = await busyboxImage({ config: { Cmd: ['echo', 'v3'] } });
+    await pushFixture(registry.host, 'team/all', 'v2', image);
+    await pushFixture(registry.host, 'team/all', 'v3', other);
+    const res = await docker(daemon.host, ['pull', '--all-tags', `${registry.host}/team/all`]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^v2: Pulling from team\/all$/m);
+    assert.match(res.stdout, /^v3: Pulling from team\/all$/m);
+    const status = res.stdout.split('\n').filter((l) => l.startsWith('Status: '));
+    assert.deepEqual(status, [`Status: Downloaded newer image for ${registry.host}/team/all`]);
+    for (const [tag, id] of [
+      ['v2', image.configDigest],
+      ['v3', other.configDigest],
+    ] as const) {
+      const inspect = await docker(daemon.host, [
+        'image',
+        'inspect',
+        '--format',
+        '{{.Id}}',
+        `${registry.host}/team/all:${tag}`,
+      ]);
+      assert.equal(inspect.stdout.trim(), id, tag);
+    }
+    // Again with berth's CLI: nothing new.
+    const again = await berth(daemon.host, ['pull', '-a', `${registry.host}/team/all`]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stdout,
+      new RegExp(`^Status: Image is up to date for ${registry.host.replace(/\./g, '\\.')}/team/all$`, 'm'),
+    );
+    // A bare name without --all-tags is still just :latest, which this repository lacks.
+    const latest = await docker(daemon.host, ['pull', `${registry.host}/team/all`]);
+    assert.notEqual(latest.code, 0);
+    assert.match(latest.stderr, /manifest unknown|not found/);
+  });
+
   it('picks the host platform from a multi-platform index', async () => {
     const amd = await busyboxImage({ config: { Cmd: ['echo', 'amd64'] } });
     const arm = await buildImage({
