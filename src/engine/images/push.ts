@@ -12,6 +12,7 @@ import { ProgressThrottle, shortId, type ProgressSink } from './progress.js';
 import {
   familiarName,
   familiarString,
+  fullName,
   parseReference,
   referenceString,
   type ImageReference,
@@ -47,9 +48,9 @@ export async function pushImage(
         .filter((r) => r.domain === host && r.path === repo && r.tag !== undefined && r.digest === undefined)
         .map((r) => r.tag as string)
         .sort();
-  if (tags.length === 0)
-    throw new NotFoundError(`An image does not exist locally with the tag: ${familiarName(repository)}`);
-  progress({ status: `The push refers to repository [${familiarName(repository)}]` });
+  // moby's wording: the full repository name here, its errors below.
+  progress({ status: `The push refers to repository [${fullName(repository)}]` });
+  if (tags.length === 0) throw new NotFoundError(`no tags to push for ${familiarName(repository)}`);
 
   for (const t of tags) {
     const ref: ImageReference = { domain: host, path: repo, tag: t };

@@ -106,6 +106,14 @@ describe('images without a registry: load, save, import, tag, remove, prune', ()
     const viaCli = await docker(daemon.host, ['image', 'inspect', 'nosuch']);
     assert.notEqual(viaCli.code, 0);
     assert.match(viaCli.stderr, /No such image: nosuch/);
+    // Pushing what is not here fails before any registry is asked, in moby's words.
+    const push = await docker(daemon.host, ['push', 'nosuch:v1']);
+    assert.notEqual(push.code, 0);
+    assert.match(push.stdout, /^The push refers to repository \[docker\.io\/library\/nosuch\]$/m);
+    assert.match(push.stderr, /tag does not exist: nosuch:v1/);
+    const pushAll = await docker(daemon.host, ['push', '--all-tags', 'nosuch']);
+    assert.notEqual(pushAll.code, 0);
+    assert.match(pushAll.stderr, /no tags to push for nosuch/);
   });
 
   it('docker tag, history and rmi behave as Docker', async () => {
