@@ -12,7 +12,7 @@ import {
   type Descriptor,
   type ImageManifest,
 } from './manifest.js';
-import { formatPlatform, hostPlatform, selectManifest, type Platform } from './platform.js';
+import { formatPlatform, hostPlatform, platformMatches, selectManifest, type Platform } from './platform.js';
 import { ProgressThrottle, shortId, type ProgressSink } from './progress.js';
 import { familiarName, familiarString, type ImageReference } from './reference.js';
 import type { ImageService } from './service.js';
@@ -57,6 +57,7 @@ export async function pullImage(
   const top = await registry.getManifest(host, repo, reference);
   progress({ id: reference, status: `Pulling from ${repo}` });
   let parsed = parseManifest(top.bytes, top.mediaType);
+  const singlePlatform = parsed.kind !== 'index';
   const wanted = options.platform ?? hostPlatform();
   if (parsed.kind === 'index') {
     const chosen = selectManifest(parsed.manifests, wanted);
@@ -126,6 +127,21 @@ export async function pullImage(
   progress({ status: `Digest: ${top.digest}` });
   const newer = !upToDate || (ref.tag !== undefined && previousTagTarget !== configDigest);
   if (options.noStatus !== true) progress({ status: pullStatus(familiarString(ref), newer) });
+  if (options.platform !== undefined && singlePlatform) {
+    // A single-platform image is pulled whatever --platform says (moby keeps that for compatibility), with a warning.
+    const actual: Platform = {
+      os: config.os ?? '',
+      architecture: config.architecture ?? '',
+      ...(config.variant ? { variant: config.variant } : {}),
+    };
+    if (!platformMatches(options.platform, actual)) {
+      progress({
+        status:
+          `WARNING: image with reference ${familiarName(ref)} was found but does not match the specified ` +
+          `platform: wanted ${formatPlatform(options.platform)}, actual: ${formatPlatform(actual)}`,
+      });
+    }
+  }
   const labels = config.config?.Labels ?? {};
   images.events.publish({
     Type: 'image',

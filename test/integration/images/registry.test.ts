@@ -144,6 +144,22 @@ describe('pull and push with a real registry', () => {
     assert.match(latest.stderr, /manifest unknown|not found/);
   });
 
+  it('pulls a single-platform image whatever --platform asks, with a warning as Docker', async () => {
+    const res = await docker(daemon.host, [
+      'pull',
+      '--platform',
+      'linux/s390x',
+      `${registry.host}/team/app:v1`,
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(
+      res.stdout,
+      /^WARNING: image with reference \S+\/team\/app was found but does not match the specified platform: wanted linux\/s390x, actual: linux\/\w+$/m,
+    );
+    const plain = await docker(daemon.host, ['pull', `${registry.host}/team/app:v1`]);
+    assert.doesNotMatch(plain.stdout, /WARNING/);
+  });
+
   it('picks the host platform from a multi-platform index', async () => {
     const amd = await busyboxImage({ config: { Cmd: ['echo', 'amd64'] } });
     const arm = await buildImage({
