@@ -4,22 +4,25 @@
  * into the engine's bus) with delivery latency. Prints medians; asserts
  * nothing (timings belong here, not in tests).
  *
- *   npm run bench                      # starts its own berthd on a temp socket
+ *   npm run bench                      # starts its own berthd (TestDaemon) on a temp socket
  *   node dist/bench/api.js --requests 2000 --subscribers 1,10,50 --rate 200
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 
 import { ApiServer } from '../src/api/server.js';
 import { allRoutes } from '../src/api/routes/index.js';
 import { Engine } from '../src/engine/engine.js';
-import { daemonNodeFlags } from '../test/helpers/daemon.js';
+import { TestDaemon } from '../test/helpers/daemon.js';
 import { silentLogger } from '../src/util/log.js';
+
+const execFileAsync = promisify(execFile);
+/** The bridge of the in-process engine of the fan-out part (removed after it, as TestDaemon removes its own). */
+const FANOUT_BRIDGE = 'bthbench0';
 
 const { values } = parseArgs({
   options: {
@@ -67,49 +70,6 @@ async function roundTrips(socketPath: string, n: number): Promise<void> {
   agent.destroy();
 }
 
-async function startDaemon(dir: string): Promise<{ socket: string; stop: () => Promise<void> }> {
-  const socket = join(dir, 'bench.sock');
-  await writeFile(join(dir, 'daemon.json'), '{}\n');
-  const berthd = fileURLToPath(new URL('../../bin/berthd', import.meta.url));
-  const child = spawn(
-    process.execPath,
-    [
-      ...daemonNodeFlags(),
-      berthd,
-      '-H',
-      `unix://${socket}`,
-      '--data-root',
-      join(dir, 'data'),
-      '--exec-root',
-      join(dir, 'exec'),
-      '--pidfile',
-      join(dir, 'pid'),
-      '--config-file',
-      join(dir, 'daemon.json'),
-      '--log-level',
-      'warn',
-    ],
-    { stdio: 'inherit' },
-  );
-  const agent = new Agent();
-  for (let i = 0; i < 200; i++) {
-    try {
-      await get(socket, '/_ping', agent);
-      break;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  return {
-    socket,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
 /** N HTTP subscribers, events published at `rate`/s for `seconds`; measures publish→receive latency. */
 async function fanOut(dir: string, subscribers: number, rate: number, seconds: number): Promise<void> {
   const root = join(dir, `fanout-${subscribers}`);
@@ -122,7 +82,7 @@ async function fanOut(dir: string, subscribers: number, rate: number, seconds: n
       conmonPath: 'conmon',
       cgroupParent: '/berthbench',
       network: {
-        bridgeName: 'bthbench0',
+        bridgeName: FANOUT_BRIDGE,
         bip: undefined,
         pools: [],
         iptables: false,
@@ -214,17 +174,19 @@ async function fanOut(dir: string, subscribers: number, rate: number, seconds: n
   for (const close of clients) close();
   await server.close(1000);
   await engine.stop();
+  await execFileAsync('ip', ['link', 'del', FANOUT_BRIDGE]).catch(() => undefined);
 }
 
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-'));
   try {
     console.log(`berth API bench — node ${process.version}`);
-    const daemon = await startDaemon(dir);
+    // A private bridge, no NAT, no ip_forward, and everything removed after (TestDaemon's settings).
+    const daemon = await TestDaemon.start({ args: ['--log-level', 'warn'] });
     try {
       await roundTrips(daemon.socket, Number(values.requests));
     } finally {
-      await daemon.stop();
+      await daemon.cleanup();
     }
     for (const n of (values.subscribers ?? '1').split(',').map(Number)) {
       await fanOut(dir, n, Number(values.rate), Number(values.seconds));
