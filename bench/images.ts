@@ -264,6 +264,8 @@ async function main(): Promise<void> {
       return join(registry?.dir ?? '', 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
     });
     for (const p of blobPaths) await stat(p); // the registry's storage layout is what we think
+    // The fixture's ~600 MB of fresh files would otherwise be written back during the first runs.
+    await sh('sync');
     console.log(
       `berth image bench — node ${process.version}, ${availableParallelism()} CPUs; ` +
         `medians of ${RUNS} runs for berth, of ${FLOOR_RUNS} for the tools; load and save through ${CLIENT}; ` +
