@@ -125,4 +125,17 @@ describe('storage/digest', () => {
       OffThreadDigest.idleStopMs = keep;
     }
   });
+
+  it('OffThreadDigest fails a digest whose worker died midway, and the next digest works', async () => {
+    const a = new OffThreadDigest();
+    a.update(Buffer.alloc(3 * 1024 * 1024, 1)); // a full batch went to the worker
+    const worker = (OffThreadDigest as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    await worker.terminate();
+    await new Promise((resolve) => setImmediate(resolve)); // its exit event
+    a.update(Buffer.from('more'));
+    await assert.rejects(a.digest(), /stopped while this digest ran/);
+    const b = new OffThreadDigest();
+    b.update(Buffer.from('abc'));
+    assert.deepEqual(await b.digest(), { digest: sha256Digest('abc'), size: 3 });
+  });
 });

@@ -133,13 +133,14 @@ const IDLE_STOP_MS = 30_000;
 /**
  * sha256 computed on a worker thread, so that hashing a large layer runs on
  * another core while the main thread moves its bytes. One worker is shared
- * by every digest in the process; it is started on first use (it starts
+ * by every digest in the process. It is started on first use (it starts
  * while the first batch fills, so nobody waits for it), keeps the process
- * alive only while a digest is pending, and is stopped after IDLE_STOP_MS
- * without any, with the batch pool, so an idle daemon does not keep them. `update` copies the chunk
- * into a batch buffer (the caller keeps its own); full batches are
- * transferred to the worker, which hands the buffers back for reuse.
- * `digest()` resolves once the worker has hashed everything.
+ * alive only while a digest is pending, and is stopped, with the batch pool,
+ * after IDLE_STOP_MS without any digest, so an idle daemon does not keep
+ * them. `update` copies the chunk into a batch buffer (the caller keeps its
+ * own); full batches are transferred to the worker, which hands the buffers
+ * back for reuse. `digest()` resolves once the worker has hashed everything.
+ * A digest begun on a worker that died fails instead of hashing only part.
  */
 export class OffThreadDigest {
   private static worker: Worker | undefined;
@@ -154,8 +155,11 @@ export class OffThreadDigest {
   private static idleTimer: NodeJS.Timeout | undefined;
   /** @internal how long an idle worker is kept (tests shorten it) */
   static idleStopMs = IDLE_STOP_MS;
+  /** Bumped when a worker dies: a digest begun on an earlier one has lost bytes. */
+  private static generation = 0;
   private readonly id = OffThreadDigest.nextId++;
   private begun = false;
+  private generation = 0;
   private ended = false;
   private batch: Uint8Array | undefined;
   private batched = 0;
@@ -178,6 +182,7 @@ export class OffThreadDigest {
     const fail = (err: Error): void => {
       if (OffThreadDigest.worker !== worker) return; // one stopped for idleness, replaced since
       OffThreadDigest.worker = undefined;
+      OffThreadDigest.generation++;
       OffThreadDigest.active -= OffThreadDigest.pending.size;
       for (const waiter of OffThreadDigest.pending.values()) waiter.reject(err);
       OffThreadDigest.pending.clear();
@@ -192,6 +197,7 @@ export class OffThreadDigest {
   private begin(): void {
     if (this.begun) return;
     this.begun = true;
+    this.generation = OffThreadDigest.generation;
     OffThreadDigest.active++;
     clearTimeout(OffThreadDigest.idleTimer);
     OffThreadDigest.idleTimer = undefined;
@@ -221,6 +227,7 @@ export class OffThreadDigest {
   update(chunk: Uint8Array): void {
     if (this.ended) return;
     this.begin();
+    if (this.generation !== OffThreadDigest.generation) return; // digest() reports it
     let from = 0;
     while (from < chunk.byteLength) {
       this.batch ??= new Uint8Array(OffThreadDigest.free.pop() ?? new ArrayBuffer(BATCH_BYTES));
@@ -257,6 +264,10 @@ export class OffThreadDigest {
   digest(): Promise<DigestResult> {
     if (this.ended) return Promise.reject(new Error('digest already ended'));
     this.begin();
+    if (this.generation !== OffThreadDigest.generation) {
+      this.abandon();
+      return Promise.reject(new Error('the digest worker stopped while this digest ran'));
+    }
     this.post();
     this.ended = true;
     const worker = OffThreadDigest.shared();

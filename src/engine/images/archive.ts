@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { normalize, posix } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, pipeline as pipelineCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pipeline as pipelineCallback } from 'node:stream';
 
 import { InvalidParameterError, NotFoundError, SystemError } from '../../errors.js';
 import { decompressStream, detectCompression } from '../../storage/compression.js';
@@ -303,9 +302,9 @@ class StreamedArchive {
 }
 
 const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const BZIP2_MAGIC = Buffer.from('BZh');
 /** Compressions only a tool decodes; an import decompresses these before storing the layer. */
 const TOOL_COMPRESSIONS = new Set(['xz', 'bzip2'] as const);
-const BZIP2_MAGIC = Buffer.from('BZh');
 
 /** An archive's compression, from its first 6 bytes (moby's DetectCompression, zstd included). */
 function archiveCompression(head: Buffer): 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none' {
