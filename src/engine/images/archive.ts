@@ -1,17 +1,17 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { normalize, posix } from 'node:path';
-import { Readable, pipeline as pipelineCallback } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 import { InvalidParameterError, NotFoundError, SystemError } from '../../errors.js';
-import { decompressStream, detectCompression } from '../../storage/compression.js';
+import { detectCompression } from '../../storage/compression.js';
 import { chainId as chainIds, sha256Digest } from '../../storage/digest.js';
 import type { StagedLayer } from '../../storage/layers.js';
 import { TAR_END, encodeTarHeader } from '../../storage/tar-export.js';
 import { isTarHeader, readTarEntries } from '../../storage/tar-extract.js';
 import { goArch } from '../../util/platform.js';
 import { applyChanges } from './changes.js';
+import { TOOL_COMPRESSIONS, archiveBytes } from './decompress.js';
 import { blobCompression, bufferStream, uncompressedLayer, unpackBlob } from './layer-io.js';
 import { MediaType, parseImageConfig, parseManifest, type ImageConfig } from './manifest.js';
 import { hostPlatform, selectManifest } from './platform.js';
@@ -298,85 +298,6 @@ class StreamedArchive {
     for (const { digest } of this.blobs.values()) {
       if (!referenced.has(digest)) await this.images.content.delete(digest).catch(() => false);
     }
-  }
-}
-
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-const BZIP2_MAGIC = Buffer.from('BZh');
-/** Compressions only a tool decodes; an import decompresses these before storing the layer. */
-const TOOL_COMPRESSIONS = new Set(['xz', 'bzip2'] as const);
-
-/** An archive's compression, from its first 6 bytes (moby's DetectCompression, zstd included). */
-function archiveCompression(head: Buffer): 'gzip' | 'zstd' | 'xz' | 'bzip2' | 'none' {
-  if (head.subarray(0, BZIP2_MAGIC.length).equals(BZIP2_MAGIC)) return 'bzip2';
-  if (head.subarray(0, XZ_MAGIC.length).equals(XZ_MAGIC)) return 'xz';
-  return detectCompression(head);
-}
-
-/**
- * The bytes of a `docker load` archive: as they come, or decompressed when
- * the archive is gzip, zstd, xz or bzip2 (`docker save | gzip`: the CLI
- * sends the file as it is and the daemon decompresses, as moby's
- * archive.DecompressStream does). `only` limits decompression to some kinds
- * (the rest pass as they are). Stopping early destroys the source.
- */
-async function* archiveBytes(
-  source: Readable,
-  only?: ReadonlySet<ReturnType<typeof archiveCompression>>,
-): AsyncGenerator<Buffer> {
-  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  async function* rest(head: Buffer[]): AsyncGenerator<Buffer> {
-    yield* head;
-    for (let r = await chunks.next(); r.done !== true; r = await chunks.next()) yield r.value;
-  }
-  try {
-    const head: Buffer[] = [];
-    let seen = 0;
-    while (seen < XZ_MAGIC.length) {
-      const r = await chunks.next();
-      if (r.done === true) break;
-      head.push(r.value);
-      seen += r.value.length;
-    }
-    const kind = archiveCompression(Buffer.concat(head, seen));
-    if (kind === 'none' || (only !== undefined && !only.has(kind))) {
-      yield* rest(head);
-    } else if (kind === 'xz' || kind === 'bzip2') {
-      yield* throughTool(kind, rest(head));
-    } else {
-      const decompressed = decompressStream(kind);
-      pipelineCallback(Readable.from(rest(head)), decompressed, () => undefined); // errors surface below
-      for await (const chunk of decompressed) yield chunk as Buffer;
-    }
-  } finally {
-    await chunks.return?.();
-  }
-}
-
-/** Decompresses with the `xz` or `bzip2` tool (Node has neither decoder), as moby runs `xz -d -c -q`. */
-async function* throughTool(tool: 'xz' | 'bzip2', input: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  const child = spawn(tool, ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    if (stderr.length < 4096) stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
-  exited.catch(() => undefined);
-  // The tool may stop reading (bad data): its exit status says why, not the EPIPE.
-  pipelineCallback(Readable.from(input), child.stdin, () => undefined);
-  try {
-    for await (const chunk of child.stdout) yield chunk as Buffer;
-    const code = await exited.catch((err: unknown) => {
-      throw new InvalidParameterError(
-        `the archive is ${tool}-compressed and ${tool} cannot run here: ${(err as Error).message}`,
-      );
-    });
-    if (code !== 0) throw new InvalidParameterError(`${tool}: ${stderr.trim() || `exit status ${code}`}`);
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }
 
