@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   mkdirSync,
@@ -13,7 +13,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { TEST_BIN } from '../../test/helpers/daemon.js';
 import {
+  CredentialHelperError,
   DockerConfigError,
   DockerConfigFile,
   INDEX_SERVER,
@@ -221,5 +223,67 @@ describe('docker-config: round trip', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('docker-config: credential helpers', () => {
+  let creds = '';
+  const path = process.env['PATH'];
+  before(() => {
+    creds = tempDir();
+    process.env['PATH'] = `${TEST_BIN}:${path ?? ''}`;
+    process.env['BERTH_TEST_CREDS'] = creds;
+  });
+  after(() => {
+    process.env['PATH'] = path;
+    delete process.env['BERTH_TEST_CREDS'];
+    rmSync(creds, { recursive: true, force: true });
+  });
+
+  const configWith = (settings: Record<string, unknown>): DockerConfigFile => {
+    const file = join(tempDir(), 'config.json');
+    writeFileSync(file, JSON.stringify(settings));
+    return DockerConfigFile.load(file);
+  };
+
+  it('keeps credentials in credsStore, the file only an entry without them', () => {
+    const config = configWith({ credsStore: 'berthtest' });
+    assert.equal(config.helperFor('localhost:5000'), 'docker-credential-berthtest');
+    assert.equal(config.getAuth('localhost:5000'), undefined, 'nothing stored yet');
+    config.storeAuth({ username: 'me', password: 's3cret', serveraddress: 'localhost:5000', email: 'me@x' });
+    config.save();
+    const onDisk = JSON.parse(readFileSync(config.path, 'utf8')) as { auths: Record<string, unknown> };
+    assert.deepEqual(onDisk.auths, { 'localhost:5000': { email: 'me@x' } });
+    assert.equal(readdirSync(creds).length, 1, 'the helper has them');
+    assert.deepEqual(DockerConfigFile.load(config.path).getAuth('localhost:5000'), {
+      username: 'me',
+      password: 's3cret',
+      serveraddress: 'localhost:5000',
+      email: 'me@x',
+    });
+    assert.equal(config.eraseAuth('localhost:5000'), true);
+    assert.equal(config.getAuth('localhost:5000'), undefined);
+    assert.equal(config.eraseAuth('localhost:5000'), false, 'erasing twice is no error');
+  });
+
+  it('prefers credHelpers for its server, and keeps identity tokens as <token>', () => {
+    const config = configWith({ credsStore: 'nosuchhelper', credHelpers: { 'r.example:5000': 'berthtest' } });
+    config.storeAuth({ username: '', password: '', serveraddress: 'r.example:5000', identitytoken: 'tok' });
+    const stored = readFileSync(join(creds, readdirSync(creds)[0] ?? ''), 'utf8');
+    assert.deepEqual(JSON.parse(stored), { ServerURL: 'r.example:5000', Username: '<token>', Secret: 'tok' });
+    assert.deepEqual(config.getAuth('r.example:5000'), {
+      username: '',
+      password: '',
+      serveraddress: 'r.example:5000',
+      identitytoken: 'tok',
+    });
+    config.eraseAuth('r.example:5000');
+    // Other servers go to credsStore, which is not installed: a clear error.
+    assert.throws(
+      () => config.getAuth('other.example'),
+      (err: Error) =>
+        err instanceof CredentialHelperError &&
+        /exec: "docker-credential-nosuchhelper": executable file not found/.test(err.message),
+    );
   });
 });

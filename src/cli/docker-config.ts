@@ -7,10 +7,15 @@
  * `berth login` and `docker login` share credentials.
  *
  * Writes keep every other key of the file as it was, and replace the file
- * atomically (temp file, then rename) with mode 0600. Credential helpers
- * (`credsStore`, `credHelpers`) are not run: credentials are always taken
- * from and stored in the file.
+ * atomically (temp file, then rename) with mode 0600.
+ *
+ * Credential helpers are run as docker runs them: when `credHelpers` names
+ * one for the server, else when `credsStore` is set, the credentials live in
+ * `docker-credential-<name>` (`get`, `store` and `erase`, the server URL or
+ * a JSON `{ServerURL, Username, Secret}` on stdin, `<token>` as the user
+ * name of an identity token), and the file keeps only an empty entry.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -117,6 +122,36 @@ export class DockerConfigError extends Error {
     super(message, options);
     this.path = path;
     this.name = 'DockerConfigError';
+  }
+}
+
+/** A credential helper failed (or is not installed); `message` is what it said. */
+export class CredentialHelperError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CredentialHelperError';
+  }
+}
+
+/** What a helper answers when it has nothing for a server (docker-credential-helpers' ErrCredentialsNotFound). */
+const NOT_FOUND = 'credentials not found in native keychain';
+/** The user name under which helpers keep an identity token. */
+const TOKEN_USER = '<token>';
+
+/** Runs `program action` with `input` on stdin; its stdout, or a CredentialHelperError with what it printed. */
+function runHelper(program: string, action: 'get' | 'store' | 'erase', input: string): string {
+  try {
+    return execFileSync(program, [action], { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { code?: string; stdout?: string; stderr?: string };
+    if (e.code === 'ENOENT') {
+      throw new CredentialHelperError(`exec: "${program}": executable file not found in $PATH`, {
+        cause: err,
+      });
+    }
+    // Helpers print their error on stdout (docker-credential-helpers' protocol), some on stderr.
+    const said = `${e.stdout ?? ''}`.trim() || `${e.stderr ?? ''}`.trim();
+    throw new CredentialHelperError(said || (err as Error).message, { cause: err });
   }
 }
 
@@ -241,11 +276,30 @@ export class DockerConfigFile {
   }
 
   /**
-   * The credentials for a server, found as docker's file store finds them:
+   * The credential helper program for a server, as docker's
+   * GetCredentialsStore picks it: `credHelpers[server]`, else `credsStore`;
+   * undefined when the file itself keeps the credentials.
+   */
+  helperFor(server: string): string | undefined {
+    const helpers = this.data['credHelpers'];
+    const own =
+      typeof helpers === 'object' && helpers !== null && !Array.isArray(helpers)
+        ? str((helpers as Record<string, unknown>)[server])
+        : '';
+    const name = own !== '' ? own : str(this.data['credsStore']);
+    return name === '' ? undefined : `docker-credential-${name}`;
+  }
+
+  /**
+   * The credentials for a server: from its credential helper when one is
+   * configured ({@link helperFor}), else as docker's file store finds them:
    * the entry with exactly that key, else one whose key has that host
    * (`localhost:5000` finds `https://localhost:5000/v2/`).
+   * @throws CredentialHelperError when the helper fails.
    */
   getAuth(server: string): StoredAuth | undefined {
+    const helper = this.helperFor(server);
+    if (helper !== undefined) return this.helperAuth(helper, server);
     const exact = this.entry(server);
     if (exact) return exact;
     for (const key of Object.keys(this.rawAuths())) {
@@ -259,18 +313,60 @@ export class DockerConfigFile {
     return this.getAuth(registryKeyForImage(image));
   }
 
+  private helperAuth(helper: string, server: string): StoredAuth | undefined {
+    let out: string;
+    try {
+      out = runHelper(helper, 'get', server);
+    } catch (err) {
+      if (err instanceof CredentialHelperError && err.message === NOT_FOUND) return undefined;
+      throw err;
+    }
+    let creds: { Username?: unknown; Secret?: unknown };
+    try {
+      creds = JSON.parse(out) as { Username?: unknown; Secret?: unknown };
+    } catch (err) {
+      throw new CredentialHelperError(`${helper} get: not JSON: ${out.slice(0, 200)}`, { cause: err });
+    }
+    const username = str(creds.Username);
+    const secret = str(creds.Secret);
+    const auth: StoredAuth =
+      username === TOKEN_USER
+        ? { username: '', password: '', serveraddress: server, identitytoken: secret }
+        : { username, password: secret, serveraddress: server };
+    const email = str(this.rawAuths()[server]?.email);
+    if (email !== '') auth.email = email;
+    return auth;
+  }
+
   /**
-   * Stores credentials under `auth.serveraddress`, as docker writes them:
-   * `{"auth": base64(user:password)}` plus any email or tokens. Returns
-   * false when the entry was already identical (the file is then untouched).
+   * Stores credentials under `auth.serveraddress`, as docker does: in its
+   * credential helper when one is configured, the file then keeping an
+   * entry without them; else in the file, `{"auth": base64(user:password)}`
+   * plus any email or tokens. Returns false when the file entry was already
+   * identical (the file is then untouched).
+   * @throws CredentialHelperError when the helper fails.
    */
   storeAuth(auth: StoredAuth): boolean {
     const entry: Record<string, string> = {};
-    const encoded = encodeAuth(auth.username, auth.password);
-    if (encoded !== '') entry['auth'] = encoded;
+    const helper = this.helperFor(auth.serveraddress);
+    if (helper !== undefined) {
+      const token = auth.identitytoken !== undefined && auth.identitytoken !== '';
+      runHelper(
+        helper,
+        'store',
+        JSON.stringify({
+          ServerURL: auth.serveraddress,
+          Username: token ? TOKEN_USER : auth.username,
+          Secret: token ? auth.identitytoken : auth.password,
+        }),
+      );
+    } else {
+      const encoded = encodeAuth(auth.username, auth.password);
+      if (encoded !== '') entry['auth'] = encoded;
+      if (auth.identitytoken) entry['identitytoken'] = auth.identitytoken;
+      if (auth.registrytoken) entry['registrytoken'] = auth.registrytoken;
+    }
     if (auth.email) entry['email'] = auth.email;
-    if (auth.identitytoken) entry['identitytoken'] = auth.identitytoken;
-    if (auth.registrytoken) entry['registrytoken'] = auth.registrytoken;
     const auths = this.rawAuths();
     const old = auths[auth.serveraddress];
     if (old !== undefined && JSON.stringify(old) === JSON.stringify(entry)) return false;
@@ -278,8 +374,21 @@ export class DockerConfigFile {
     return true;
   }
 
-  /** Removes a server's entry; false when there was none. */
+  /**
+   * Removes a server's credentials: from its helper when one is configured
+   * (nothing there is no error), and its file entry. False when the file
+   * had no entry.
+   * @throws CredentialHelperError when the helper fails.
+   */
   eraseAuth(server: string): boolean {
+    const helper = this.helperFor(server);
+    if (helper !== undefined) {
+      try {
+        runHelper(helper, 'erase', server);
+      } catch (err) {
+        if (!(err instanceof CredentialHelperError && err.message === NOT_FOUND)) throw err;
+      }
+    }
     const auths = this.rawAuths();
     if (!Object.prototype.hasOwnProperty.call(auths, server)) return false;
     const rest = { ...auths };

@@ -14,6 +14,8 @@ import { waitFor } from './poll.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BERTHD = join(REPO_ROOT, 'bin/berthd');
 export const BERTH = join(REPO_ROOT, 'bin/berth');
+/** Test programs: `docker-credential-berthtest`, a credential helper keeping files under $BERTH_TEST_CREDS. */
+export const TEST_BIN = join(REPO_ROOT, 'test/helpers/bin');
 
 /**
  * The node flags of bin/berthd's `#!/usr/bin/env -S node <flags> --` line,

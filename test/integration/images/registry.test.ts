@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { berth, docker } from '../../helpers/cli.js';
-import { TestDaemon } from '../../helpers/daemon.js';
+import { TEST_BIN, TestDaemon } from '../../helpers/daemon.js';
 import { api, errorMessageOf } from '../../helpers/http.js';
 import {
   buildImage,
@@ -385,5 +385,48 @@ describe('registry authentication', () => {
     assert.equal(pull.code, 0, pull.stderr);
     const logout = await berth(daemon.host, ['logout', registry.host], { env });
     assert.equal(logout.code, 0, logout.stderr);
+  });
+  it('shares credentials with the docker CLI through a credential helper (credsStore)', async () => {
+    const creds = await mkdtemp(join(tmpdir(), 'berth-creds-'));
+    const helperConfig = await mkdtemp(join(tmpdir(), 'berth-docker-helper-'));
+    try {
+      const { writeFile, readFile, readdir } = await import('node:fs/promises');
+      await writeFile(join(helperConfig, 'config.json'), JSON.stringify({ credsStore: 'berthtest' }));
+      const env = {
+        DOCKER_CONFIG: helperConfig,
+        BERTH_TEST_CREDS: creds,
+        PATH: `${TEST_BIN}:${process.env['PATH'] ?? ''}`,
+      };
+      const image = `${registry.host}/private/app:v1`;
+      // docker login keeps them in the helper; berth pull finds them there.
+      const login = await docker(daemon.host, ['login', '-u', 'tester', '--password-stdin', registry.host], {
+        env,
+        input: 's3cret\n',
+      });
+      assert.equal(login.code, 0, login.stderr);
+      assert.equal((await readdir(creds)).length, 1, 'the helper holds them');
+      const file = JSON.parse(await readFile(join(helperConfig, 'config.json'), 'utf8')) as {
+        auths: Record<string, unknown>;
+      };
+      assert.deepEqual(file.auths[registry.host], {}, 'the file holds no secret');
+      await docker(daemon.host, ['rmi', image], { env });
+      const pull = await berth(daemon.host, ['pull', image], { env });
+      assert.equal(pull.code, 0, pull.stderr);
+      // berth logout erases them from the helper; berth login stores them there again, without the warning.
+      assert.equal((await berth(daemon.host, ['logout', registry.host], { env })).code, 0);
+      assert.deepEqual(await readdir(creds), []);
+      const again = await berth(daemon.host, ['login', '-u', 'tester', '--password-stdin', registry.host], {
+        env,
+        input: 's3cret\n',
+      });
+      assert.equal(again.code, 0, again.stderr);
+      assert.doesNotMatch(again.stderr, /stored unencrypted/);
+      await docker(daemon.host, ['rmi', image], { env });
+      const dockerPull = await docker(daemon.host, ['pull', image], { env });
+      assert.equal(dockerPull.code, 0, dockerPull.stderr);
+    } finally {
+      await rm(creds, { recursive: true, force: true });
+      await rm(helperConfig, { recursive: true, force: true });
+    }
   });
 });

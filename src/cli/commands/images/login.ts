@@ -103,13 +103,14 @@ async function authenticate(
 }
 
 function store(ctx: CliContext, config: DockerConfigFile, auth: StoredAuth): void {
-  if (!config.storeAuth(auth)) return;
   try {
-    config.save();
+    if (config.storeAuth(auth)) config.save();
   } catch (err) {
     throw new CliError(`Error saving credentials: ${(err as Error).message}`);
   }
-  if (auth.password !== '') ctx.err.write(unencryptedWarning(config.path));
+  // A credential helper keeps them encrypted (or wherever it keeps them): no warning then.
+  if (auth.password !== '' && config.helperFor(auth.serveraddress) === undefined)
+    ctx.err.write(unencryptedWarning(config.path));
 }
 
 /**
@@ -167,7 +168,13 @@ export function registerLogin(parent: Command, ctx: CliContext): Command {
         }
 
         let stored: StoredAuth | undefined;
-        if (user === '' && password === '') stored = config.getAuth(serverAddress);
+        if (user === '' && password === '') {
+          try {
+            stored = config.getAuth(serverAddress);
+          } catch {
+            stored = undefined; // a failing helper: ask for the credentials, as docker does
+          }
+        }
         let status: string | undefined;
         if (stored && stored.username !== '' && stored.password !== '') {
           ctx.err.write(`Authenticating with existing credentials... [Username: ${stored.username}]\n`);

@@ -32,7 +32,15 @@ export function registerLogout(parent: Command, ctx: CliContext): Command {
           throw new CliError(`Error loading config file: ${(err as Error).message}`);
         }
         let changed = false;
-        for (const key of keys) if (config.eraseAuth(key)) changed = true;
+        const failed: string[] = [];
+        for (const key of keys) {
+          try {
+            if (config.eraseAuth(key)) changed = true;
+          } catch (err) {
+            failed.push(`${key}: ${(err as Error).message}\n`);
+          }
+        }
+        if (failed.length > 0) ctx.err.write('WARNING: could not erase credentials:\n' + failed.join(''));
         if (changed) {
           try {
             config.save();
