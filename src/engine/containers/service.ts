@@ -23,6 +23,7 @@ import { normalizeName, randomName } from './names.js';
 import { nextBackoff, shouldRestart, startOnDaemonStart } from './restart.js';
 import { buildContainerSpec, type SpecContext } from './spec.js';
 import type { ContainerStore } from './store.js';
+import { normalizeSignal, signalNumber } from './signals.js';
 
 /** A container in memory: its two records and what is in flight for it. */
 export class Container {
@@ -1247,58 +1248,6 @@ function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<boolean> {
       },
     );
   });
-}
-
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-};
-
-/** `TERM`, `SIGTERM`, `15` → `SIGTERM`; unknown → 400 as Docker says it. */
-export function normalizeSignal(signal: string): string {
-  const s = signal.trim().toUpperCase();
-  if (/^\d+$/.test(s)) {
-    const name = Object.entries(SIGNALS).find(([, n]) => n === Number(s))?.[0];
-    if (!name) throw new InvalidParameterError(`Invalid signal: ${signal}`);
-    return name;
-  }
-  const name = s.startsWith('SIG') ? s : `SIG${s}`;
-  if (!(name in SIGNALS) && !/^SIGRTM(IN|AX)([+-]\d+)?$/.test(name))
-    throw new InvalidParameterError(`Invalid signal: ${signal}`);
-  return name;
-}
-
-export function signalNumber(name: string): number {
-  return SIGNALS[name] ?? 0;
 }
 
 function exitCodeForStartError(message: string): number {
