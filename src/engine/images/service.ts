@@ -91,11 +91,11 @@ export class ImageService {
 
   /**
    * The image a user names: a full ID, an ID prefix, or a reference (tag
-   * defaulting to latest, or digest). 404 `No such image: <name>` otherwise.
+   * defaulting to latest, or digest). 404 `No such image: …` otherwise.
    */
   resolve(name: string): ImageRecord {
     const found = this.tryResolve(name);
-    if (!found) throw new NotFoundError(`No such image: ${name}`);
+    if (!found) throw noSuchImage(name);
     return found;
   }
 
@@ -406,4 +406,24 @@ export function parseTagTarget(repo: string, tag: string): ImageReference {
   if (ref.digest !== undefined)
     throw new InvalidParameterError('refusing to create a tag with a digest reference');
   return withDefaultTag(ref);
+}
+
+/**
+ * 404 for an image a user named, worded as moby's ErrImageDoesNotExist: a
+ * name without tag or digest is shown with `:latest` (`No such image:
+ * busybox:latest`), a 64-hex ID as `sha256:<hex>`, anything that is no
+ * reference as given.
+ */
+export function noSuchImage(name: string): NotFoundError {
+  let shown = name;
+  const id = /^(?:sha256:)?([0-9a-f]{64})$/.exec(name);
+  if (id !== null) shown = `sha256:${id[1]}`;
+  else {
+    try {
+      shown = familiarString(withDefaultTag(parseReference(name)));
+    } catch {
+      // not a reference: as given
+    }
+  }
+  return new NotFoundError(`No such image: ${shown}`);
 }

@@ -105,7 +105,9 @@ describe('images without a registry: load, save, import, tag, remove, prune', ()
     assert.equal(bad.status, 400);
     const viaCli = await docker(daemon.host, ['image', 'inspect', 'nosuch']);
     assert.notEqual(viaCli.code, 0);
-    assert.match(viaCli.stderr, /No such image: nosuch/);
+    assert.match(viaCli.stderr, /No such image: nosuch:latest/);
+    const rmi = await docker(daemon.host, ['rmi', 'nosuch']);
+    assert.match(rmi.stderr, /Error response from daemon: No such image: nosuch:latest/);
     // Pushing what is not here fails before any registry is asked, in moby's words.
     const push = await docker(daemon.host, ['push', 'nosuch:v1']);
     assert.notEqual(push.code, 0);
