@@ -95,17 +95,7 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 /** Runs a shell command line with positional arguments; rejects on failure. */
 function sh(script: string, args: string[] = []): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(new Error(`sh -c '${script}' ${args.join(' ')}: exit ${code}: ${stderr}`)),
-    );
-  });
+  return run('sh', ['-c', script, 'sh', ...args]).then(() => undefined);
 }
 
 interface Response {
@@ -210,9 +200,11 @@ interface Figure {
   floorParts: [string, number][];
 }
 
+const floorOf = (parts: [string, number][]): number => parts.reduce((n, [, s]) => n + s, 0);
+
 function report(f: Figure): boolean {
   const berth = median(f.berth);
-  const floor = f.floorParts.reduce((n, [, s]) => n + s, 0);
+  const floor = floorOf(f.floorParts);
   const ratio = berth / floor;
   const ok = ratio <= TARGET;
   console.log(
@@ -334,7 +326,8 @@ async function main(): Promise<void> {
     // ---- the same load and save through the docker CLI (its start-up included), for reference
     const dockerLoadRuns: number[] = [];
     const dockerSaveRuns: number[] = [];
-    for (let i = 0; i < RUNS && hasTool('docker'); i++) {
+    const withDocker = hasTool('docker');
+    for (let i = 0; i < RUNS && withDocker; i++) {
       const daemon = await fresh();
       const host = `unix://${daemon.socket}`;
       let out = '';
@@ -401,6 +394,12 @@ async function main(): Promise<void> {
     }
     const untar = median(untarRuns);
     const sync = median(syncRuns);
+    const loadFloor: [string, number][] = [
+      ['cat', median(catRuns)],
+      ['tar -xf', untar],
+      ['sync -f', sync],
+    ];
+    const saveFloor: [string, number][] = [['tar -cf', median(tarCreateRuns)]];
 
     const results = [
       report({
@@ -418,26 +417,20 @@ async function main(): Promise<void> {
         name: 'load',
         bytes: tarballBytes,
         berth: loadRuns,
-        floorParts: [
-          ['cat', median(catRuns)],
-          ['tar -xf', untar],
-          ['sync -f', sync],
-        ],
+        floorParts: loadFloor,
       }),
       report({
         name: 'save',
         bytes: saveBytes,
         berth: saveRuns,
-        floorParts: [['tar -cf', median(tarCreateRuns)]],
+        floorParts: saveFloor,
       }),
     ];
-    const loadFloor = median(catRuns) + untar + sync;
-    const saveFloor = median(tarCreateRuns);
     if (dockerLoadRuns.length > 0) {
       const [l, s] = [median(dockerLoadRuns), median(dockerSaveRuns)];
       console.log(
-        `\nthrough the docker CLI (start-up included): load median ${fmt(l)} (${(l / loadFloor).toFixed(2)}x the floor), ` +
-          `save median ${fmt(s)} (${(s / saveFloor).toFixed(2)}x)`,
+        `\nthrough the docker CLI (start-up included): load median ${fmt(l)} (${(l / floorOf(loadFloor)).toFixed(2)}x the floor), ` +
+          `save median ${fmt(s)} (${(s / floorOf(saveFloor)).toFixed(2)}x)`,
       );
     }
     console.log(

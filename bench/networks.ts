@@ -33,7 +33,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 
-import { createVethIntoNetns, deleteLink, vethCommands } from '../src/runtime/net/ip.js';
+import { createVethIntoNetns, deleteLink, vethCommands, type VethOptions } from '../src/runtime/net/ip.js';
 import { REPO_ROOT, TestDaemon } from '../test/helpers/daemon.js';
 import {
   Api,
@@ -187,18 +187,20 @@ async function wiringSteps(api: Api, bridge: string, made: string[]): Promise<vo
   const spawnOnly: number[] = [];
   const library: number[] = [];
   const libraryDel: number[] = [];
+  /** The same veth, named `hostName`, for the spawned commands and for the library calls. */
+  const veth = (hostName: string): VethOptions => ({
+    hostName,
+    bridge,
+    netns: { pid: State.Pid },
+    ifname: 'eth0',
+    address,
+    gateway,
+    mac,
+  });
   for (let i = 0; i < RUNS + WARMUP; i++) {
     const host = `bvz${randomBytes(5).toString('hex')}`;
     made.push(host);
-    const commands = vethCommands({
-      hostName: host,
-      bridge,
-      netns: { pid: State.Pid },
-      ifname: 'eth0',
-      address,
-      gateway,
-      mac,
-    });
+    const commands = vethCommands(veth(host));
     const t = [
       await timed('ip', commands.host),
       await timed('nsenter', ['-t', pid, '-n', '--', 'ip', '-batch', '-'], commands.batch),
@@ -209,15 +211,7 @@ async function wiringSteps(api: Api, bridge: string, made: string[]): Promise<vo
     const host2 = `bvz${randomBytes(5).toString('hex')}`;
     made.push(host2);
     let t0 = clock();
-    await createVethIntoNetns({
-      hostName: host2,
-      bridge,
-      netns: { pid: State.Pid },
-      ifname: 'eth0',
-      address,
-      gateway,
-      mac,
-    });
+    await createVethIntoNetns(veth(host2));
     const lib = clock() - t0;
     t0 = clock();
     await deleteLink(host2);

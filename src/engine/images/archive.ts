@@ -11,7 +11,7 @@ import { TAR_END, encodeTarHeader } from '../../storage/tar-export.js';
 import { isTarHeader, readTarEntries } from '../../storage/tar-extract.js';
 import { goArch } from '../../util/platform.js';
 import { applyChanges } from './changes.js';
-import { TOOL_COMPRESSIONS, archiveBytes } from './decompress.js';
+import { TOOL_COMPRESSIONS, archiveBytes, peek } from './decompress.js';
 import { blobCompression, bufferStream, uncompressedLayer, unpackBlob } from './layer-io.js';
 import { MediaType, parseImageConfig, parseManifest, type ImageConfig } from './manifest.js';
 import { hostPlatform, selectManifest } from './platform.js';
@@ -299,34 +299,6 @@ class StreamedArchive {
       if (!referenced.has(digest)) await this.images.content.delete(digest).catch(() => false);
     }
   }
-}
-
-/** The first `n` bytes of a chunk stream (fewer if it is shorter), and the whole stream again, each chunk shown to `onChunk`. */
-async function peek(
-  body: AsyncGenerator<Buffer>,
-  n: number,
-  onChunk: (chunk: Buffer) => void,
-): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
-  const parts: Buffer[] = [];
-  let got = 0;
-  while (got < n) {
-    const r = await body.next();
-    if (r.done === true) break;
-    parts.push(r.value);
-    got += r.value.length;
-  }
-  const first = Buffer.concat(parts);
-  async function* all(): AsyncGenerator<Buffer> {
-    if (first.length > 0) {
-      onChunk(first);
-      yield first;
-    }
-    for await (const chunk of body) {
-      onChunk(chunk);
-      yield chunk;
-    }
-  }
-  return { head: first, all: all() };
 }
 
 function safeName(name: string): string | undefined {

@@ -25,6 +25,38 @@ export function archiveCompression(head: Buffer): 'gzip' | 'zstd' | 'xz' | 'bzip
 }
 
 /**
+ * The first `n` bytes of a chunk stream (fewer if it is shorter), and the
+ * whole stream again, each chunk shown to `onChunk`. Leaving `all` early
+ * closes `body`.
+ */
+export async function peek(
+  body: AsyncIterableIterator<Buffer>,
+  n: number,
+  onChunk?: (chunk: Buffer) => void,
+): Promise<{ head: Buffer; all: AsyncGenerator<Buffer> }> {
+  const parts: Buffer[] = [];
+  let got = 0;
+  while (got < n) {
+    const r = await body.next();
+    if (r.done === true) break;
+    parts.push(r.value);
+    got += r.value.length;
+  }
+  const first = Buffer.concat(parts);
+  async function* all(): AsyncGenerator<Buffer> {
+    if (first.length > 0) {
+      onChunk?.(first);
+      yield first;
+    }
+    for await (const chunk of body) {
+      onChunk?.(chunk);
+      yield chunk;
+    }
+  }
+  return { head: first, all: all() };
+}
+
+/**
  * The bytes of a `docker load` archive: as they come, or decompressed when
  * the archive is gzip, zstd, xz or bzip2 (`docker save | gzip`: the CLI
  * sends the file as it is and the daemon decompresses, as moby's
@@ -35,28 +67,17 @@ export async function* archiveBytes(
   source: Readable,
   only?: ReadonlySet<ReturnType<typeof archiveCompression>>,
 ): AsyncGenerator<Buffer> {
-  const chunks = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  async function* rest(head: Buffer[]): AsyncGenerator<Buffer> {
-    yield* head;
-    for (let r = await chunks.next(); r.done !== true; r = await chunks.next()) yield r.value;
-  }
+  const chunks = source[Symbol.asyncIterator]() as AsyncIterableIterator<Buffer>;
   try {
-    const head: Buffer[] = [];
-    let seen = 0;
-    while (seen < XZ_MAGIC.length) {
-      const r = await chunks.next();
-      if (r.done === true) break;
-      head.push(r.value);
-      seen += r.value.length;
-    }
-    const kind = archiveCompression(Buffer.concat(head, seen));
+    const { head, all } = await peek(chunks, XZ_MAGIC.length);
+    const kind = archiveCompression(head);
     if (kind === 'none' || (only !== undefined && !only.has(kind))) {
-      yield* rest(head);
+      yield* all;
     } else if (kind === 'xz' || kind === 'bzip2') {
-      yield* throughTool(kind, rest(head));
+      yield* throughTool(kind, all);
     } else {
       const decompressed = decompressStream(kind);
-      pipelineCallback(Readable.from(rest(head)), decompressed, () => undefined); // errors surface below
+      pipelineCallback(Readable.from(all), decompressed, () => undefined); // errors surface below
       for await (const chunk of decompressed) yield chunk as Buffer;
     }
   } finally {
