@@ -92,23 +92,13 @@ export class StagedLayer {
   readonly split: TarSplitRecorder;
   /** @internal resolves once the tar-split is written (rejects if writing it failed) */
   sealed: Promise<void> = Promise.resolve();
-  /** @internal when extraction finished (ms) */
-  readonly extractedAt: number;
 
-  constructor(
-    tmp: string,
-    diffId: string,
-    tarSize: number,
-    size: number,
-    split: TarSplitRecorder,
-    extractedAt: number,
-  ) {
+  constructor(tmp: string, diffId: string, tarSize: number, size: number, split: TarSplitRecorder) {
     this.tmp = tmp;
     this.diffId = diffId;
     this.tarSize = tarSize;
     this.size = size;
     this.split = split;
-    this.extractedAt = extractedAt;
   }
 }
 
@@ -413,7 +403,7 @@ export class LayerStore {
       if (expectedDiffId !== undefined && diffId !== expectedDiffId) {
         throw new InvalidParameterError(`layer diff ID mismatch: got ${diffId}, expected ${expectedDiffId}`);
       }
-      const staged = new StagedLayer(tmp, diffId, tarSize, size, split, Date.now());
+      const staged = new StagedLayer(tmp, diffId, tarSize, size, split);
       // Sealed while the caller goes on (the rest of an archive, its manifest); awaited when placed.
       staged.sealed = this.sealStaged(staged);
       staged.sealed.catch(() => undefined);
@@ -463,13 +453,12 @@ export class LayerStore {
 
   /**
    * Writes the staged layer's tar-split (fsync'ed), sealed at least
-   * RACY_MS after extraction ended, waiting out the rest of that first
-   * (see tar-split.ts). Started by `stage`, so by the time an archive's
-   * layers are placed only the last one may still be waiting.
+   * RACY_MS after extraction ended (see tar-split.ts). `stage` starts it as
+   * soon as extraction ends, so by the time an archive's layers are placed
+   * only the last one may still be waiting.
    */
   private async sealStaged(staged: StagedLayer): Promise<void> {
-    const wait = staged.extractedAt + RACY_MS + 1 - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await new Promise((resolve) => setTimeout(resolve, RACY_MS + 1));
     await writeFileAtomic(join(staged.tmp, TAR_SPLIT_FILE), staged.split.encode(Date.now()), 0o600);
   }
 
